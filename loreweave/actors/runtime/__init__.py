@@ -1,0 +1,23 @@
+"""The actor runtime: actors, handlers, mailboxes, supervision, the bus and the node."""
+
+from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec, every, on, reply
+from loreweave.actors.runtime.bus import (
+    DLQ_STREAM,
+    EVENTS_STREAM,
+    Bus,
+    RequestError,
+    StreamLimits,
+    frame_for,
+)
+from loreweave.actors.runtime.dispatch import HandlerRunner, RecentIds
+from loreweave.actors.runtime.mailbox import KeyedMailbox
+from loreweave.actors.runtime.node import ActorNode
+from loreweave.actors.runtime.supervisor import Supervisor
+from loreweave.actors.runtime.telemetry import RuntimeInstruments, configure_telemetry, tracer
+
+__all__ = [
+    "Actor", "ActorNode", "Bus", "Context", "DLQ_STREAM", "EVENTS_STREAM", "HandlerRunner",
+    "HandlerSpec", "KeyedMailbox", "RecentIds", "RequestError", "RuntimeInstruments",
+    "StreamLimits", "Supervisor", "configure_telemetry", "every", "frame_for", "on", "reply",
+    "tracer",
+]

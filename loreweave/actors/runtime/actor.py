@@ -1,0 +1,144 @@
+"""The ``Actor`` base class and the decorators that declare its handlers and timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Literal
+
+from loreweave.protocol import Frame, check_pattern
+from loreweave.schemas import Event
+
+if TYPE_CHECKING:
+    from loreweave.actors.runtime.bus import Bus
+
+KeySpec = str | Callable[[Frame], Hashable] | None
+Deliver = Literal["all", "new"]
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """What a decorator declared on an actor method."""
+
+    kind: Literal["event", "request", "timer"]
+    method: str
+    pattern: str = ""
+    key: KeySpec = None
+    durable: bool = False
+    deliver: Deliver = "all"
+    interval_s: float = 0.0
+
+
+def _mark(spec_factory: Callable[[str], HandlerSpec]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__lw_spec__ = spec_factory(fn.__name__)  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def on(
+    pattern: str, *, key: KeySpec = None, durable: bool = False, deliver: Deliver = "all"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Handle frames on a subject pattern: ``async def handler(self, event, ctx) -> None``.
+
+    Args:
+        pattern: NATS subject pattern, e.g. ``lw.*.player.joined`` or ``lw.w1.npc.>``.
+        key: what orders handling: a payload field name, a function of the frame, or
+            ``None`` for the event's declared key (else the world). Frames with the
+            same key run one at a time in arrival order; other keys run concurrently.
+        durable: consume through a JetStream durable consumer: acknowledged only after
+            the handler succeeds, redelivered after a crash, duplicate frame ids skipped.
+        deliver: for a new durable consumer, replay ``all`` retained frames or only ``new`` ones.
+    """
+    check_pattern(pattern)
+    return _mark(lambda name: HandlerSpec("event", name, pattern, key, durable, deliver))
+
+
+def reply(pattern: str, *, key: KeySpec = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Answer requests on a subject pattern: ``async def handler(self, event, ctx) -> Event``.
+
+    A raised error is answered with an ``sys.error`` frame naming its code and field.
+    """
+    check_pattern(pattern)
+    return _mark(lambda name: HandlerSpec("request", name, pattern, key))
+
+
+def every(seconds: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Call ``async def tick(self) -> None`` every ``seconds`` (a game tick), supervised."""
+    if seconds <= 0:
+        raise ValueError("every(seconds): seconds must be > 0")
+    return _mark(lambda name: HandlerSpec("timer", name, interval_s=seconds))
+
+
+class Context:
+    """What a handler gets besides its event: the frame, and emission that keeps causality."""
+
+    __slots__ = ("frame", "actor", "durable", "_emitted")
+
+    def __init__(self, frame: Frame, actor: Actor, durable: bool) -> None:
+        self.frame = frame
+        self.actor = actor
+        self.durable = durable
+        self._emitted = 0
+
+    async def emit(self, event: Event, *, world: str | None = None) -> Frame:
+        """Publish an event caused by the frame being handled.
+
+        Its id is derived from the handled frame's id and the emission's index, so a
+        handler re-run after a redelivery emits the same ids and JetStream drops the copies.
+        """
+        frame = self.frame.caused(
+            event.TYPE, event, source=self.actor.name, index=self._emitted, version=event.VERSION,
+            world=world,
+        )
+        self._emitted += 1
+        await self.actor.bus.publish(frame, durable=self.durable)
+        return frame
+
+
+class Actor:
+    """Base class of game-system actors.
+
+    Subclasses declare handlers with :func:`on`, :func:`reply` and :func:`every`, keep
+    their own state as attributes, and talk to other actors only through frames.
+    """
+
+    #: Actor name: the queue group, durable consumer prefix and frame source.
+    name: ClassVar[str] = ""
+    handler_specs: ClassVar[tuple[HandlerSpec, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__.lower().removesuffix("actor") or cls.__name__.lower()
+        specs: dict[str, HandlerSpec] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                spec = getattr(value, "__lw_spec__", None)
+                if spec is not None:
+                    specs[attr] = spec
+        cls.handler_specs = tuple(specs.values())
+
+    def __init__(self) -> None:
+        self._bus: Bus | None = None
+
+    @property
+    def bus(self) -> Bus:
+        """The bus this actor runs on (set when a node starts it)."""
+        if self._bus is None:
+            raise RuntimeError(f"actor {self.name} is not running on a node")
+        return self._bus
+
+    def bind(self, bus: Bus) -> None:
+        """Attach the actor to a bus; called by the node before :meth:`on_start`."""
+        self._bus = bus
+
+    async def on_start(self) -> None:
+        """Called once before the actor's handlers receive frames."""
+
+    async def on_stop(self) -> None:
+        """Called once after the last frame was handled, before the connection closes."""
+
+    async def publish(self, event: Event, world: str, *, durable: bool = False) -> Frame:
+        """Publish an event as a new root frame (from a timer or start-up, not a handler)."""
+        return await self.bus.emit(event, world, source=self.name, durable=durable)

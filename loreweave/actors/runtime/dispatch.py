@@ -1,0 +1,171 @@
+"""From a NATS message to an actor handler: decode, order by key, retry, dead-letter, ack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, Hashable
+
+from nats.aio.msg import Msg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec
+from loreweave.actors.runtime.bus import Bus
+from loreweave.actors.runtime.mailbox import KeyedMailbox
+from loreweave.actors.runtime.telemetry import RuntimeInstruments, tracer
+from loreweave.protocol import Frame, FrameError, LoreweaveError, trace_context
+from loreweave.schemas import ErrorReply
+
+logger = logging.getLogger(__name__)
+
+Delivery = tuple[Frame, Msg]
+
+
+class RecentIds:
+    """The last ``size`` frame ids handled, to skip duplicates and redeliveries."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def __contains__(self, frame_id: str) -> bool:
+        return frame_id in self._ids
+
+    def add(self, frame_id: str) -> None:
+        """Remember a handled id, forgetting the oldest beyond the size."""
+        self._ids[frame_id] = None
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+
+
+class HandlerRunner:
+    """Runs one declared handler of one actor over the frames its subscription receives."""
+
+    def __init__(
+        self,
+        actor: Actor,
+        spec: HandlerSpec,
+        bus: Bus,
+        instruments: RuntimeInstruments,
+        *,
+        capacity: int,
+        attempts: int,
+        retry_backoff_s: float = 0.05,
+    ) -> None:
+        self.actor = actor
+        self.spec = spec
+        self.bus = bus
+        self.instruments = instruments
+        self.attempts = 1 if spec.kind == "request" else attempts
+        self.retry_backoff_s = retry_backoff_s
+        self.mailbox: KeyedMailbox[Delivery] = KeyedMailbox(self._process, capacity)
+        self.recent = RecentIds()
+        self._fn: Callable[..., Awaitable[Any]] = getattr(actor, spec.method)
+        self._span_name = f"{actor.name}.{spec.method}"
+        self._attributes = {"lw.actor": actor.name, "lw.handler": spec.method}
+        self._key = self._key_function(spec)
+
+    @staticmethod
+    def _key_function(spec: HandlerSpec) -> Callable[[Frame], Hashable]:
+        key = spec.key
+        if callable(key):
+            return key
+        if isinstance(key, str):
+            field = key
+            return lambda frame: (frame.world, getattr(frame.payload, field, None))
+        return lambda frame: (frame.world, getattr(frame.payload, "key", None))
+
+    async def offer(self, msg: Msg) -> None:
+        """Decode a message and queue it for its key; dead-letter it if it cannot be decoded.
+
+        Waits while the handler's mailbox is full (backpressure).
+        """
+        try:
+            frame = self.bus.decode(msg.data)
+        except FrameError as exc:
+            await self._dead_letter(msg, exc.code, str(exc))
+            return
+        await self.mailbox.put(self._key(frame), (frame, msg))
+
+    async def _dead_letter(self, msg: Msg, reason: str, error: str) -> None:
+        logger.warning("dead letter %s from %s: %s", reason, msg.subject, error)
+        await self.bus.dead_letter(msg.data, msg.subject, reason, error)
+        self.instruments.dead_lettered.add(1, {**self._attributes, "lw.reason": reason})
+        if self.spec.durable:
+            await msg.ack()
+        elif self.spec.kind == "request":
+            await self._reply_error(None, msg, reason, error, None)
+
+    async def _process(self, delivery: Delivery) -> None:
+        frame, msg = delivery
+        if self.spec.kind == "event" and frame.id in self.recent:
+            self.instruments.retried.add(1, self._attributes)
+            if self.spec.durable:
+                await msg.ack()
+            return
+        parent = trace_context(msg.headers)
+        with tracer().start_as_current_span(
+            self._span_name, context=parent, kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                        "lw.frame_id": frame.id, "lw.world": frame.world},
+        ) as span:
+            await self._run(frame, msg, span)
+
+    async def _run(self, frame: Frame, msg: Msg, span: trace.Span) -> None:
+        for attempt in range(1, self.attempts + 1):
+            started = time.perf_counter()
+            try:
+                result = await self._fn(frame.payload, Context(frame, self.actor, self.spec.durable))
+            except Exception as exc:
+                self.instruments.failed.add(1, self._attributes)
+                span.record_exception(exc)
+                logger.error(
+                    "%s failed on frame %s (attempt %d/%d): %r",
+                    self._span_name, frame.id, attempt, self.attempts, exc,
+                )
+                if attempt < self.attempts:
+                    await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+                    continue
+                span.set_status(Status(StatusCode.ERROR, repr(exc)))
+                if self.spec.kind == "request":
+                    await self._reply_error(frame, msg, *_error_code(exc))
+                    return
+                await self._dead_letter(msg, "handler_failed", f"{type(exc).__name__}: {exc}")
+                return
+            self.instruments.handler_latency_ms.record(
+                (time.perf_counter() - started) * 1000, self._attributes
+            )
+            self.instruments.handled.add(1, self._attributes)
+            if self.spec.kind == "request":
+                await self._reply(frame, msg, result)
+                return
+            self.recent.add(frame.id)
+            if self.spec.durable:
+                await msg.ack()
+            return
+
+    async def _reply(self, frame: Frame, msg: Msg, result: Any) -> None:
+        if result is None:
+            await self._reply_error(frame, msg, "handler_failed", "the handler returned no reply", None)
+            return
+        answer = frame.caused(result.TYPE, result, source=self.actor.name, index=0, version=result.VERSION)
+        await self.bus.respond(msg, answer)
+
+    async def _reply_error(
+        self, frame: Frame | None, msg: Msg, code: str, message: str, field: str | None
+    ) -> None:
+        error = ErrorReply(code=code, message=message, field=field)
+        if frame is not None:
+            answer = frame.caused(error.TYPE, error, source=self.actor.name, index=0)
+        else:
+            answer = Frame(type=error.TYPE, world="_", payload=error, source=self.actor.name)
+        await self.bus.respond(msg, answer)
+
+
+def _error_code(exc: Exception) -> tuple[str, str, str | None]:
+    if isinstance(exc, LoreweaveError):
+        return "bad_request", exc.reason, exc.field
+    return "handler_failed", f"{type(exc).__name__}: {exc}", None

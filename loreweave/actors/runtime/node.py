@@ -1,0 +1,166 @@
+"""An actor node: runs a set of actors on one bus, with supervision and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+from typing import Iterable
+
+from nats.aio.subscription import Subscription
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from loreweave.actors.runtime.actor import Actor, HandlerSpec
+from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
+from loreweave.actors.runtime.dispatch import HandlerRunner
+from loreweave.actors.runtime.supervisor import Supervisor
+from loreweave.actors.runtime.telemetry import RuntimeInstruments
+
+logger = logging.getLogger(__name__)
+_DURABLE_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class ActorNode:
+    """Hosts actors on a bus: subscribes their handlers, runs their timers, and stops cleanly.
+
+    Args:
+        bus: the connected bus.
+        actors: the actors to host.
+        capacity: frames each handler may hold (queued or running) before backpressure.
+        attempts: tries of a failing event handler before its frame is dead-lettered.
+        ack_wait_s: how long JetStream waits for a durable handler's ack before redelivering.
+        drain_timeout_s: how long :meth:`stop` waits for in-flight frames.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        actors: Iterable[Actor],
+        *,
+        capacity: int = 1024,
+        attempts: int = 3,
+        ack_wait_s: float = 30.0,
+        drain_timeout_s: float = 10.0,
+        instruments: RuntimeInstruments | None = None,
+    ) -> None:
+        self.bus = bus
+        self.actors = list(actors)
+        names = [actor.name for actor in self.actors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"actor names must be unique on a node, got {names}")
+        self.capacity = capacity
+        self.attempts = attempts
+        self.ack_wait_s = ack_wait_s
+        self.drain_timeout_s = drain_timeout_s
+        self.instruments = instruments or RuntimeInstruments.create()
+        self.supervisor = Supervisor(self.instruments.restarts)
+        self.runners: list[HandlerRunner] = []
+        self._subscriptions: list[Subscription] = []
+        self._stopping = asyncio.Event()
+        self._started = False
+
+    async def start(self) -> None:
+        """Create the streams, start every actor, and subscribe its handlers."""
+        await self.bus.ensure_streams()
+        for actor in self.actors:
+            actor.bind(self.bus)
+            await actor.on_start()
+            for spec in actor.handler_specs:
+                await self._start_handler(actor, spec)
+        self._started = True
+        logger.info("node started: %s", ", ".join(actor.name for actor in self.actors))
+
+    async def _start_handler(self, actor: Actor, spec: HandlerSpec) -> None:
+        if spec.kind == "timer":
+            self.supervisor.start(f"{actor.name}.{spec.method}", lambda: self._timer(actor, spec))
+            return
+        runner = HandlerRunner(
+            actor, spec, self.bus, self.instruments, capacity=self.capacity, attempts=self.attempts
+        )
+        self.runners.append(runner)
+        if spec.durable:
+            durable = _DURABLE_UNSAFE.sub("_", f"{actor.name}-{spec.method}")
+            config = ConsumerConfig(
+                durable_name=durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait_s,
+                filter_subject=spec.pattern,
+                deliver_policy=DeliverPolicy.NEW if spec.deliver == "new" else DeliverPolicy.ALL,
+                max_ack_pending=max(self.capacity * 2, 256),
+            )
+            pull = await self.bus.js.pull_subscribe(
+                spec.pattern, durable=durable, stream=EVENTS_STREAM, config=config
+            )
+            self.supervisor.start(f"{actor.name}.{spec.method}.pull", lambda: self._pull(runner, pull))
+            return
+        sub = await self.bus.nc.subscribe(
+            spec.pattern, queue=actor.name, cb=runner.offer, pending_msgs_limit=self.capacity * 8
+        )
+        self._subscriptions.append(sub)
+
+    async def _timer(self, actor: Actor, spec: HandlerSpec) -> None:
+        tick = getattr(actor, spec.method)
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), spec.interval_s)
+                return
+            except asyncio.TimeoutError:
+                pass
+            await tick()
+
+    async def _pull(self, runner: HandlerRunner, pull: object) -> None:
+        while not self._stopping.is_set():
+            batch = max(1, min(runner.mailbox.free, 256))
+            try:
+                msgs = await pull.fetch(batch, timeout=0.5)  # type: ignore[attr-defined]
+            except NatsTimeoutError:
+                continue
+            for msg in msgs:
+                await runner.offer(msg)
+
+    async def stop(self) -> None:
+        """Stop taking new frames, let in-flight ones finish, stop actors, close the bus."""
+        if not self._started:
+            await self.bus.close()
+            return
+        self._stopping.set()
+        for sub in self._subscriptions:
+            try:
+                await sub.drain()
+            except Exception:
+                logger.debug("subscription drain failed", exc_info=True)
+        await self.supervisor.stop()
+        results = await asyncio.gather(
+            *(runner.mailbox.join(self.drain_timeout_s) for runner in self.runners)
+        )
+        for runner, drained in zip(self.runners, results):
+            if not drained:
+                logger.warning("%s.%s did not drain in time", runner.actor.name, runner.spec.method)
+                await runner.mailbox.cancel()
+        for actor in reversed(self.actors):
+            try:
+                await actor.on_stop()
+            except Exception:
+                logger.exception("%s.on_stop failed", actor.name)
+        await self.bus.close()
+        self._started = False
+        logger.info("node stopped")
+
+    async def run_until_signalled(self) -> None:
+        """Start, run until SIGTERM or SIGINT (or :meth:`request_stop`), then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+        try:
+            await self.start()
+            await self._stopping.wait()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            await self.stop()
+
+    def request_stop(self) -> None:
+        """Ask a running node to stop (what SIGTERM does)."""
+        self._stopping.set()

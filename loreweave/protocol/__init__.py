@@ -1,0 +1,49 @@
+"""The wire protocol: frames, subjects, the MessagePack codec, headers and errors.
+
+Pure Python with no NATS imports, so it is fast to test and reusable by any client.
+"""
+
+from loreweave.protocol.codec import DEFAULT_MAX_FRAME_BYTES, PayloadSchema, decode_frame, encode_frame
+from loreweave.protocol.errors import (
+    ConfigError,
+    FrameError,
+    LoreweaveError,
+    SchemaError,
+    SubjectError,
+)
+from loreweave.protocol.frame import FRAME_FIELDS, Frame, now_us
+from loreweave.protocol.headers import (
+    DLQ_ERROR,
+    DLQ_REASON,
+    DLQ_SUBJECT,
+    ERROR_CODE,
+    MSG_ID,
+    TRACEPARENT,
+    frame_headers,
+    trace_context,
+)
+from loreweave.protocol.ids import derived_frame_id, frame_id_millis, is_frame_id, new_frame_id
+from loreweave.protocol.subjects import (
+    DLQ_PREFIX,
+    RESERVED_WORLDS,
+    ROOT,
+    Subject,
+    check_pattern,
+    check_publish_subject,
+    check_token,
+    check_world,
+    dlq_subject,
+    event_subject,
+    parse_subject,
+    pattern,
+)
+
+__all__ = [
+    "ConfigError", "DEFAULT_MAX_FRAME_BYTES", "DLQ_ERROR", "DLQ_PREFIX", "DLQ_REASON",
+    "DLQ_SUBJECT", "ERROR_CODE", "FRAME_FIELDS", "Frame", "FrameError", "LoreweaveError",
+    "MSG_ID", "PayloadSchema", "RESERVED_WORLDS", "ROOT", "SchemaError", "Subject",
+    "SubjectError", "TRACEPARENT", "check_pattern", "check_publish_subject", "check_token",
+    "check_world", "decode_frame", "derived_frame_id", "dlq_subject", "encode_frame",
+    "event_subject", "frame_headers", "frame_id_millis", "is_frame_id", "new_frame_id",
+    "now_us", "parse_subject", "pattern", "trace_context",
+]

@@ -1,0 +1,130 @@
+"""MessagePack encoding and strict decoding of frames."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Protocol
+
+import msgpack
+
+from loreweave.protocol.errors import FrameError, SubjectError
+from loreweave.protocol.frame import FRAME_FIELDS, Frame
+from loreweave.protocol.ids import is_frame_id
+from loreweave.protocol.subjects import check_token, check_world
+
+DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
+_VERSION = re.compile(r"^\d{1,4}\.\d{1,4}$")
+_FIELD_SET = frozenset(FRAME_FIELDS)
+_MAX_SOURCE = 128
+
+
+class PayloadSchema(Protocol):
+    """What the codec asks of a schema registry (see :mod:`loreweave.schemas`)."""
+
+    def validate(self, event_type: str, version: str, payload: dict[str, Any]) -> Any:
+        """Return the typed payload, or raise :class:`FrameError` naming the field."""
+
+
+def _wire_payload(payload: Any) -> Any:
+    to_wire = getattr(payload, "to_wire", None)
+    return to_wire() if to_wire is not None else payload
+
+
+def encode_frame(frame: Frame, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> bytes:
+    """Encode a frame as one MessagePack map.
+
+    Raises:
+        FrameError: if a field has the wrong type or the frame exceeds ``max_bytes``.
+    """
+    wire = {
+        "version": frame.version,
+        "type": frame.type,
+        "id": frame.id,
+        "ts": frame.ts,
+        "world": frame.world,
+        "source": frame.source,
+        "correlation_id": frame.correlation_id,
+        "causation_id": frame.causation_id,
+        "payload": _wire_payload(frame.payload),
+    }
+    _check_envelope(wire)
+    try:
+        data = msgpack.packb(wire, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise FrameError("payload", f"cannot be encoded as MessagePack: {exc}") from None
+    if len(data) > max_bytes:
+        raise FrameError("frame", f"{len(data)} bytes exceeds the limit of {max_bytes}", "too_large")
+    return data
+
+
+def decode_frame(
+    data: bytes,
+    max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    schema: PayloadSchema | None = None,
+) -> Frame:
+    """Decode and check one frame; with ``schema``, validate and type its payload.
+
+    Raises:
+        FrameError: naming the field and the reason; its ``code`` is the dead-letter reason.
+    """
+    if len(data) > max_bytes:
+        raise FrameError("frame", f"{len(data)} bytes exceeds the limit of {max_bytes}", "too_large")
+    try:
+        wire = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for bad bytes
+        raise FrameError("frame", f"not valid MessagePack: {type(exc).__name__}: {exc}") from None
+    if not isinstance(wire, dict):
+        raise FrameError("frame", f"must be a map, got {type(wire).__name__}")
+    _check_envelope(wire)
+    payload: Any = wire["payload"]
+    if schema is not None:
+        payload = schema.validate(wire["type"], wire["version"], payload)
+    return Frame(
+        type=wire["type"],
+        world=wire["world"],
+        payload=payload,
+        source=wire["source"],
+        version=wire["version"],
+        id=wire["id"],
+        ts=wire["ts"],
+        correlation_id=wire["correlation_id"],
+        causation_id=wire["causation_id"],
+    )
+
+
+def _check_envelope(wire: Mapping[str, Any]) -> None:
+    if wire.keys() != _FIELD_SET:
+        missing = sorted(_FIELD_SET - wire.keys())
+        if missing:
+            raise FrameError(missing[0], "is missing")
+        raise FrameError(str(sorted(wire.keys() - _FIELD_SET)[0]), "is not a frame field")
+    version = wire["version"]
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise FrameError("version", f"must be 'MAJOR.MINOR', got {version!r}", "bad_version")
+    event_type = wire["type"]
+    if not isinstance(event_type, str) or event_type.count(".") != 1:
+        raise FrameError("type", f"must be '<domain>.<event>', got {event_type!r}")
+    for field, value in (
+        ("id", wire["id"]),
+        ("correlation_id", wire["correlation_id"]),
+    ):
+        if not is_frame_id(value):
+            raise FrameError(field, f"must be a 26-character ULID, got {value!r}")
+    causation = wire["causation_id"]
+    if causation is not None and not is_frame_id(causation):
+        raise FrameError("causation_id", f"must be a ULID or nil, got {causation!r}")
+    ts = wire["ts"]
+    if type(ts) is not int or ts < 0:
+        raise FrameError("ts", f"must be a non-negative integer of microseconds, got {ts!r}")
+    source = wire["source"]
+    if not isinstance(source, str) or not 0 < len(source) <= _MAX_SOURCE:
+        raise FrameError("source", f"must be a string of 1 to {_MAX_SOURCE} characters")
+    if not isinstance(wire["payload"], dict):
+        raise FrameError("payload", f"must be a map, got {type(wire['payload']).__name__}")
+    try:
+        domain, _, event = event_type.partition(".")
+        check_token("type", domain)
+        check_token("type", event)
+        check_world(wire["world"])
+    except SubjectError as exc:
+        raise FrameError(exc.field, exc.reason) from None

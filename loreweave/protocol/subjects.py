@@ -1,0 +1,114 @@
+"""NATS subjects: ``lw.<world>.<domain>.<event>``.
+
+Builders refuse bad tokens (empty, whitespace, wildcards, dots), so a bad
+subject is caught where it is made rather than on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from loreweave.protocol.errors import SubjectError
+
+ROOT = "lw"
+DLQ_PREFIX = f"{ROOT}.dlq"
+#: World ids that name system subjects (``lw.dlq.*``, ``lw.ai.*``...) and cannot be worlds.
+RESERVED_WORLDS = frozenset({"dlq", "ai", "sys", "ops", "kb"})
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A parsed event subject."""
+
+    world: str
+    domain: str
+    event: str
+
+    @property
+    def event_type(self) -> str:
+        """The frame's event type, ``<domain>.<event>``."""
+        return f"{self.domain}.{self.event}"
+
+    def __str__(self) -> str:
+        return f"{ROOT}.{self.world}.{self.domain}.{self.event}"
+
+
+def check_token(field: str, token: str) -> str:
+    """Return ``token`` if it is a valid subject token, else raise :class:`SubjectError`."""
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise SubjectError(
+            field, f"must be a non-empty token of letters, digits, '_' or '-', got {token!r}"
+        )
+    return token
+
+
+def check_world(world: str) -> str:
+    """Return ``world`` if it can be a world id, else raise :class:`SubjectError`."""
+    check_token("world", world)
+    if world in RESERVED_WORLDS:
+        raise SubjectError("world", f"{world!r} is reserved for system subjects")
+    return world
+
+
+def event_subject(world: str, event_type: str) -> str:
+    """Build the subject for an event type (``npc.said``) in a world: ``lw.w1.npc.said``."""
+    domain, _, event = event_type.partition(".")
+    check_world(world)
+    check_token("event_type.domain", domain)
+    check_token("event_type.event", event)
+    return f"{ROOT}.{world}.{domain}.{event}"
+
+
+def parse_subject(subject: str) -> Subject:
+    """Parse an event subject; raise :class:`SubjectError` naming the bad part."""
+    parts = subject.split(".") if isinstance(subject, str) else []
+    if len(parts) != 4 or parts[0] != ROOT:
+        raise SubjectError("subject", f"must look like lw.<world>.<domain>.<event>, got {subject!r}")
+    _, world, domain, event = parts
+    check_world(world)
+    check_token("subject.domain", domain)
+    check_token("subject.event", event)
+    return Subject(world, domain, event)
+
+
+def check_publish_subject(subject: str) -> str:
+    """Return ``subject`` if a frame may be published on it (no wildcards, no empty parts)."""
+    if not isinstance(subject, str) or not subject:
+        raise SubjectError("subject", "must be a non-empty string")
+    for index, token in enumerate(subject.split(".")):
+        check_token(f"subject[{index}]", token)
+    return subject
+
+
+def pattern(world: str = "*", domain: str = "*", event: str = "*") -> str:
+    """Build a subscription pattern: ``pattern("w1", "narrative", ">")`` is ``lw.w1.narrative.>``."""
+    parts = [world, domain, event]
+    for index, (field, token) in enumerate(zip(("world", "domain", "event"), parts)):
+        if token == ">":
+            if index != len(parts) - 1 and any(p != "*" for p in parts[index + 1 :]):
+                raise SubjectError(field, "'>' must be the last token")
+            return ".".join([ROOT, *parts[:index], ">"])
+        if token != "*":
+            check_token(field, token)
+    return ".".join([ROOT, *parts])
+
+
+def check_pattern(subject_pattern: str) -> str:
+    """Return a subscription pattern if its tokens are valid (``*`` and a final ``>`` allowed)."""
+    if not isinstance(subject_pattern, str) or not subject_pattern:
+        raise SubjectError("pattern", "must be a non-empty string")
+    tokens = subject_pattern.split(".")
+    for index, token in enumerate(tokens):
+        if token == ">" and index == len(tokens) - 1:
+            continue
+        if token == "*":
+            continue
+        check_token(f"pattern[{index}]", token)
+    return subject_pattern
+
+
+def dlq_subject(reason: str) -> str:
+    """Build the dead-letter subject for a reason code: ``lw.dlq.malformed``."""
+    return f"{DLQ_PREFIX}.{check_token('reason', reason)}"

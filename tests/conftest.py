@@ -51,8 +51,8 @@ async def start_node(nats_server_url: str) -> AsyncIterator[NodeFactory]:
     """Start actor nodes on their own connections; all are stopped after the test."""
     nodes: list[ActorNode] = []
 
-    async def start(*actors: Actor, **options: object) -> ActorNode:
-        node_bus = await Bus.connect(nats_server_url, name="test-node")
+    async def start(*actors: Actor, max_frame_bytes: int = 1024 * 1024, **options: object) -> ActorNode:
+        node_bus = await Bus.connect(nats_server_url, name="test-node", max_frame_bytes=max_frame_bytes)
         node = ActorNode(node_bus, actors, **options)  # type: ignore[arg-type]
         await node.start()
         nodes.append(node)

@@ -27,6 +27,7 @@ from loreweave.protocol.subjects import (
     DLQ_PREFIX,
     RESERVED_WORLDS,
     ROOT,
+    RPC_PREFIX,
     Subject,
     check_pattern,
     check_publish_subject,
@@ -34,6 +35,8 @@ from loreweave.protocol.subjects import (
     check_world,
     dlq_subject,
     event_subject,
+    is_journaled,
+    request_subject,
     parse_subject,
     pattern,
 )
@@ -41,9 +44,9 @@ from loreweave.protocol.subjects import (
 __all__ = [
     "ConfigError", "DEFAULT_MAX_FRAME_BYTES", "DLQ_ERROR", "DLQ_PREFIX", "DLQ_REASON",
     "DLQ_SUBJECT", "ERROR_CODE", "FRAME_FIELDS", "Frame", "FrameError", "LoreweaveError",
-    "MSG_ID", "PayloadSchema", "RESERVED_WORLDS", "ROOT", "SchemaError", "Subject",
+    "MSG_ID", "PayloadSchema", "RESERVED_WORLDS", "ROOT", "RPC_PREFIX", "SchemaError", "Subject",
     "SubjectError", "TRACEPARENT", "check_pattern", "check_publish_subject", "check_token",
     "check_world", "decode_frame", "derived_frame_id", "dlq_subject", "encode_frame",
-    "event_subject", "frame_headers", "frame_id_millis", "is_frame_id", "new_frame_id",
+    "event_subject", "frame_headers", "is_journaled", "request_subject", "frame_id_millis", "is_frame_id", "new_frame_id",
     "now_us", "parse_subject", "pattern", "trace_context",
 ]

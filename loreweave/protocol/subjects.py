@@ -1,4 +1,9 @@
-"""NATS subjects: ``lw.<world>.<domain>.<event>``.
+"""NATS subjects.
+
+- Events: ``lw.<world>.<domain>.<event>``; journaled by JetStream.
+- Requests: ``lw.rpc.<world>.<domain>.<name>``; request/reply only, never journaled
+  (a journaled subject would get JetStream's publish acknowledgement as its reply).
+- Dead letters: ``lw.dlq.<reason>``.
 
 Builders refuse bad tokens (empty, whitespace, wildcards, dots), so a bad
 subject is caught where it is made rather than on the wire.
@@ -13,8 +18,9 @@ from loreweave.protocol.errors import SubjectError
 
 ROOT = "lw"
 DLQ_PREFIX = f"{ROOT}.dlq"
+RPC_PREFIX = f"{ROOT}.rpc"
 #: World ids that name system subjects (``lw.dlq.*``, ``lw.ai.*``...) and cannot be worlds.
-RESERVED_WORLDS = frozenset({"dlq", "ai", "sys", "ops", "kb"})
+RESERVED_WORLDS = frozenset({"dlq", "rpc", "ai", "sys", "ops", "kb"})
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -107,6 +113,24 @@ def check_pattern(subject_pattern: str) -> str:
             continue
         check_token(f"pattern[{index}]", token)
     return subject_pattern
+
+
+def request_subject(world: str, request_type: str) -> str:
+    """Build the subject of a request type in a world: ``lw.rpc.w1.world.query``."""
+    return f"{ROOT}.rpc.{event_subject(world, request_type)[len(ROOT) + 1:]}"
+
+
+def is_journaled(subject_pattern: str) -> bool:
+    """Whether frames on a subject (or some subject of a pattern) are kept by the events stream."""
+    tokens = subject_pattern.split(".")
+    if tokens[0] == ">":
+        return True
+    if tokens[0] not in (ROOT, "*"):
+        return False
+    system = len(tokens) > 1 and tokens[1] in RESERVED_WORLDS
+    if tokens[-1] == ">":
+        return not system and len(tokens) <= 4
+    return len(tokens) == 4 and not system
 
 
 def dlq_subject(reason: str) -> str:

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
 from loreweave.protocol.frame import FRAME_FIELDS
 from loreweave.schemas.base import Event
 from loreweave.schemas.registry import EventRegistry, registry as default_registry
@@ -89,11 +91,7 @@ def asyncapi_document(registry: EventRegistry = default_registry) -> dict[str, A
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
         }
-    schemas: dict[str, Any] = {"Frame": ENVELOPE_SCHEMA}
-    for cls in registry:
-        schema = event_schema(cls)
-        schema.pop("$schema", None)
-        schemas[cls.TYPE.replace(".", "_")] = schema
+    schemas: dict[str, Any] = {"Frame": ENVELOPE_SCHEMA, **_component_schemas(registry)}
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -107,6 +105,24 @@ def asyncapi_document(registry: EventRegistry = default_registry) -> dict[str, A
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+def _component_schemas(registry: EventRegistry) -> dict[str, Any]:
+    """Every event's schema under its channel name, nested models hoisted beside them."""
+    classes = list(registry)
+    if not classes:
+        return {}
+    keys, top = models_json_schema(
+        [(cls, "validation") for cls in classes], ref_template="#/components/schemas/{model}"
+    )
+    components: dict[str, Any] = dict(top.get("$defs", {}))
+    for cls in classes:
+        ref = keys[(cls, "validation")]["$ref"].rsplit("/", 1)[-1]
+        schema = components.pop(ref)
+        schema["x-loreweave-type"] = cls.TYPE
+        schema["x-loreweave-version"] = cls.VERSION
+        components[cls.TYPE.replace(".", "_")] = schema
+    return components
 
 
 def export_schemas(directory: Path, registry: EventRegistry = default_registry) -> list[Path]:

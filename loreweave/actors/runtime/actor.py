@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Literal
 
-from loreweave.protocol import Frame, check_pattern
+from loreweave.protocol import Frame, SubjectError, check_pattern, is_journaled
 from loreweave.schemas import Event
 
 if TYPE_CHECKING:
@@ -58,8 +58,15 @@ def reply(pattern: str, *, key: KeySpec = None) -> Callable[[Callable[..., Any]]
     """Answer requests on a subject pattern: ``async def handler(self, event, ctx) -> Event``.
 
     A raised error is answered with an ``sys.error`` frame naming its code and field.
+    Request subjects live under ``lw.rpc.`` (see :func:`loreweave.protocol.request_subject`).
     """
     check_pattern(pattern)
+    if is_journaled(pattern):
+        raise SubjectError(
+            "pattern",
+            f"{pattern!r} is journaled by JetStream, which would answer requests itself: "
+            "use lw.rpc.<world>.<domain>.<name>",
+        )
     return _mark(lambda name: HandlerSpec("request", name, pattern, key))
 
 

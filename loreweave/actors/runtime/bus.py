@@ -28,6 +28,7 @@ from loreweave.protocol import (
     dlq_subject,
     encode_frame,
     frame_headers,
+    request_subject,
 )
 from loreweave.schemas import ErrorReply, Event, registry as default_registry
 from loreweave.schemas.registry import EventRegistry
@@ -118,7 +119,7 @@ class Bus:
         try:
             nc = await nats.connect(
                 url, name=name, error_cb=on_error, max_reconnect_attempts=-1, connect_timeout=3,
-                allow_reconnect=True,
+                allow_reconnect=True, drain_timeout=5,
             )
         except Exception as exc:
             raise LoreweaveError("LOREWEAVE_NATS_URL", f"cannot connect to {url}: {exc}") from None
@@ -152,6 +153,18 @@ class Bus:
             except BadRequestError:
                 await self.js.update_stream(config)
 
+    async def sync(self, timeout: float = 5.0) -> None:
+        """Return once the server has processed everything this connection sent before.
+
+        ``nc.flush()`` is not enough: nats-py writes its PING straight to the socket,
+        ahead of commands still buffered (a SUB sent just before can arrive after the
+        PONG). A message to our own inbox travels through the same ordered buffer.
+        """
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, max_msgs=1)
+        await self.nc.publish(inbox, b"")
+        await sub.next_msg(timeout=timeout)
+
     def encode(self, frame: Frame) -> bytes:
         """Encode a frame under this bus's size limit."""
         return encode_frame(frame, self.max_frame_bytes)
@@ -179,15 +192,18 @@ class Bus:
         await self.publish(frame, durable=durable)
         return frame
 
-    async def request(self, subject: str, frame: Frame, timeout: float = 2.0) -> Frame:
-        """Send ``frame`` as a request on ``subject`` and return the decoded reply frame.
+    async def request(self, frame: Frame, timeout: float = 2.0, *, subject: str | None = None) -> Frame:
+        """Send ``frame`` as a request and return the decoded reply frame.
+
+        The subject is ``lw.rpc.<world>.<type>`` unless ``subject`` is given.
 
         Raises:
             RequestError: with code ``timeout``, ``no_responders`` or the error reply's code.
         """
+        subject = check_publish_subject(subject) if subject else request_subject(frame.world, frame.type)
         try:
             msg = await self.nc.request(
-                check_publish_subject(subject), self.encode(frame), timeout=timeout,
+                subject, self.encode(frame), timeout=timeout,
                 headers=frame_headers(frame),
             )
         except NoRespondersError:

@@ -58,6 +58,7 @@ class ActorNode:
         self.supervisor = Supervisor(self.instruments.restarts)
         self.runners: list[HandlerRunner] = []
         self._subscriptions: list[Subscription] = []
+        self._pulls: list[Subscription] = []
         self._stopping = asyncio.Event()
         self._started = False
 
@@ -69,6 +70,7 @@ class ActorNode:
             await actor.on_start()
             for spec in actor.handler_specs:
                 await self._start_handler(actor, spec)
+        await self.bus.sync()  # the server knows every subscription before start() returns
         self._started = True
         logger.info("node started: %s", ", ".join(actor.name for actor in self.actors))
 
@@ -93,6 +95,7 @@ class ActorNode:
             pull = await self.bus.js.pull_subscribe(
                 spec.pattern, durable=durable, stream=EVENTS_STREAM, config=config
             )
+            self._pulls.append(pull)
             self.supervisor.start(f"{actor.name}.{spec.method}.pull", lambda: self._pull(runner, pull))
             return
         sub = await self.bus.nc.subscribe(
@@ -132,6 +135,12 @@ class ActorNode:
             except Exception:
                 logger.debug("subscription drain failed", exc_info=True)
         await self.supervisor.stop()
+        for pull in self._pulls:
+            # Fetched but unhandled frames are not acked; JetStream redelivers them.
+            try:
+                await pull.unsubscribe()
+            except Exception:
+                logger.debug("pull unsubscribe failed", exc_info=True)
         results = await asyncio.gather(
             *(runner.mailbox.join(self.drain_timeout_s) for runner in self.runners)
         )

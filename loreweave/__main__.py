@@ -1,0 +1,5 @@
+"""``python -m loreweave``."""
+
+from loreweave.cli.main import main
+
+main()

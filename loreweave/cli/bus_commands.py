@@ -1,0 +1,99 @@
+"""``loreweave publish`` and ``loreweave tail``: the bus from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from loreweave.actors.runtime import Bus, frame_for
+from loreweave.cli.connection import client_nats_url
+from loreweave.config import load_settings
+from loreweave.protocol import Frame, FrameError, check_pattern, parse_subject
+from loreweave.protocol.errors import LoreweaveError
+from loreweave.schemas import registry
+
+
+async def publish_json(url: str, subject: str, payload_json: str, source: str = "cli") -> Frame:
+    """Validate ``payload_json`` as the event of ``subject`` and publish it durably."""
+    parsed = parse_subject(subject)
+    try:
+        payload: Any = json.loads(payload_json)
+    except json.JSONDecodeError as exc:
+        raise LoreweaveError("payload", f"not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise LoreweaveError("payload", "must be a JSON object")
+    event_class = registry.get(parsed.event_type)
+    event = registry.validate(parsed.event_type, event_class.VERSION, payload)
+    bus = await Bus.connect(url, name="loreweave-cli")
+    try:
+        await bus.ensure_streams()
+        frame = frame_for(event, parsed.world, source)
+        await bus.publish(frame, durable=True)
+        return frame
+    finally:
+        await bus.close()
+
+
+def describe(frame: Frame) -> str:
+    """One readable line for a frame: time, world, type and the payload's fields."""
+    when = dt.datetime.fromtimestamp(frame.ts / 1e6).strftime("%H:%M:%S.%f")[:-3]
+    payload = frame.payload.to_wire() if hasattr(frame.payload, "to_wire") else frame.payload
+    fields = " ".join(
+        f"{name}={json.dumps(value, ensure_ascii=False) if isinstance(value, str) and ' ' in value else value}"
+        for name, value in payload.items()
+        if value not in (None, "", [], {})
+    )
+    return f"{when} {frame.world} {frame.type:<20} {fields}  [{frame.source}]"
+
+
+async def tail(url: str, subject_pattern: str, count: int | None, echo: Any = click.echo) -> int:
+    """Print frames on ``subject_pattern`` as readable lines; stop after ``count`` frames."""
+    check_pattern(subject_pattern)
+    bus = await Bus.connect(url, name="loreweave-tail")
+    done = asyncio.Event()
+    seen = 0
+
+    async def show(msg: Any) -> None:
+        nonlocal seen
+        try:
+            echo(describe(bus.decode(msg.data)))
+        except FrameError as exc:
+            echo(f"?? {msg.subject}: undecodable frame: {exc}")
+        seen += 1
+        if count is not None and seen >= count:
+            done.set()
+
+    await bus.nc.subscribe(subject_pattern, cb=show)
+    await bus.sync()
+    try:
+        await done.wait()
+    finally:
+        await bus.close()
+    return seen
+
+
+@click.command("publish")
+@click.argument("subject")
+@click.argument("payload_json", metavar="JSON")
+@click.option("--source", default="cli", show_default=True, help="Frame source.")
+def publish_command(subject: str, payload_json: str, source: str) -> None:
+    """Publish one event: loreweave publish lw.w1.player.joined '{"player_id": "p1"}'."""
+    settings = load_settings()
+    frame = asyncio.run(publish_json(client_nats_url(settings), subject, payload_json, source))
+    click.echo(f"published {frame.type} {frame.id} on {frame.subject}")
+
+
+@click.command("tail")
+@click.argument("subject_pattern", metavar="PATTERN", default="lw.*.narrative.>")
+@click.option("--count", "-n", type=int, default=None, help="Stop after this many frames.")
+def tail_command(subject_pattern: str, count: int | None) -> None:
+    """Print decoded frames on PATTERN as readable lines (default: every world's narrative)."""
+    settings = load_settings()
+    try:
+        asyncio.run(tail(client_nats_url(settings), subject_pattern, count))
+    except KeyboardInterrupt:
+        pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 
 from loreweave.protocol.frame import Frame
 
@@ -22,10 +22,16 @@ ERROR_CODE = "Lw-Error"
 def frame_headers(frame: Frame, context: otel_context.Context | None = None) -> dict[str, str]:
     """Headers for publishing ``frame``: ``Nats-Msg-Id`` and the current (or given) trace context."""
     headers = {MSG_ID: frame.id}
-    propagate.inject(headers, context=context)
+    if trace.get_current_span(context).get_span_context().is_valid:
+        propagate.inject(headers, context=context)
     return headers
 
 
 def trace_context(headers: Mapping[str, str] | None) -> otel_context.Context:
     """The trace context carried by incoming headers (an empty context if none)."""
-    return propagate.extract(headers or {})
+    if not headers or TRACEPARENT not in headers:
+        return _EMPTY
+    return propagate.extract(headers)
+
+
+_EMPTY = otel_context.Context()

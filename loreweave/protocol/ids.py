@@ -9,8 +9,10 @@ an effect that is re-emitted after a redelivery.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import re
 import threading
 import time
 
@@ -18,6 +20,9 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {char: value for value, char in enumerate(_ALPHABET)}
 FRAME_ID_LENGTH = 26
 _RANDOM_MASK = (1 << 80) - 1
+_FRAME_ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+# RFC 4648 base32 digits -> Crockford digits, so 80 random bits encode in one C call.
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
 
 
 def _encode(value: int) -> str:
@@ -28,6 +33,11 @@ def _encode(value: int) -> str:
     return "".join(reversed(chars))
 
 
+def _encode_parts(millis: int, random_part: int) -> str:
+    random_text = base64.b32encode(random_part.to_bytes(10, "big")).translate(_TO_CROCKFORD)
+    return _encode(millis)[-10:] + random_text.decode()
+
+
 class _MonotonicUlid:
     """ULIDs that stay strictly increasing within one process, even within a millisecond."""
 
@@ -35,18 +45,20 @@ class _MonotonicUlid:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
+        self._prefix = ""
 
     def new(self) -> str:
         millis = time.time_ns() // 1_000_000
         with self._lock:
             if millis <= self._last_ms:
-                millis = self._last_ms
                 self._last_random = (self._last_random + 1) & _RANDOM_MASK
             else:
                 self._last_ms = millis
+                self._prefix = _encode(millis)[-10:]
+                # Top bit clear leaves room to increment within the millisecond.
                 self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
-            random_part = self._last_random
-        return _encode((millis << 80) | random_part)
+            random_part, prefix = self._last_random, self._prefix
+        return prefix + base64.b32encode(random_part.to_bytes(10, "big")).translate(_TO_CROCKFORD).decode()
 
 
 _generator = _MonotonicUlid()
@@ -73,12 +85,7 @@ def frame_id_millis(frame_id: str) -> int:
 
 def is_frame_id(value: object) -> bool:
     """Return whether ``value`` is a well-formed 26-character ULID string."""
-    return (
-        isinstance(value, str)
-        and len(value) == FRAME_ID_LENGTH
-        and value[0] in "01234567"
-        and all(char in _DECODE for char in value)
-    )
+    return isinstance(value, str) and _FRAME_ID.fullmatch(value) is not None
 
 
 def derived_frame_id(parent_id: str, index: int) -> str:
@@ -88,4 +95,4 @@ def derived_frame_id(parent_id: str, index: int) -> str:
     """
     millis = frame_id_millis(parent_id)
     digest = hashlib.blake2b(f"{parent_id}/{index}".encode(), digest_size=10).digest()
-    return _encode((millis << 80) | int.from_bytes(digest, "big"))
+    return _encode_parts(millis, int.from_bytes(digest, "big"))

@@ -21,7 +21,7 @@ DLQ_PREFIX = f"{ROOT}.dlq"
 RPC_PREFIX = f"{ROOT}.rpc"
 #: World ids that name system subjects (``lw.dlq.*``, ``lw.ai.*``...) and cannot be worlds.
 RESERVED_WORLDS = frozenset({"dlq", "rpc", "ai", "sys", "ops", "kb"})
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class Subject:
 
 def check_token(field: str, token: str) -> str:
     """Return ``token`` if it is a valid subject token, else raise :class:`SubjectError`."""
-    if not isinstance(token, str) or not _TOKEN.match(token):
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         raise SubjectError(
             field, f"must be a non-empty token of letters, digits, '_' or '-', got {token!r}"
         )

@@ -21,6 +21,7 @@ class EventRegistry:
 
     def __init__(self) -> None:
         self._events: dict[str, type[Event]] = {}
+        self._accepted: dict[tuple[str, str], type[Event]] = {}
 
     def register(self, cls: type[Event]) -> None:
         """Add an event class; a second class for the same type is refused."""
@@ -32,6 +33,7 @@ class EventRegistry:
         if existing is not None and existing is not cls:
             raise SchemaError(cls.TYPE, f"already declared by {existing.__qualname__}")
         self._events[cls.TYPE] = cls
+        self._accepted.clear()
 
     def get(self, event_type: str) -> type[Event]:
         """The class of an event type; raise :class:`FrameError` (``unknown_type``) if none."""
@@ -48,6 +50,18 @@ class EventRegistry:
 
     def validate(self, event_type: str, version: str, payload: dict[str, Any]) -> Event:
         """Return the typed payload, or raise :class:`FrameError` naming the field."""
+        cls = self._accepted.get((event_type, version))
+        if cls is None:
+            cls = self._accept(event_type, version)
+        try:
+            return cls.model_validate(payload)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "payload"
+            raise FrameError(f"payload.{where}", error["msg"], "invalid_payload") from None
+
+
+    def _accept(self, event_type: str, version: str) -> type[Event]:
         cls = self.get(event_type)
         major, _ = _major_minor(version, "version")
         supported, _ = _major_minor(cls.VERSION, "version")
@@ -57,12 +71,9 @@ class EventRegistry:
                 f"{event_type} {version} is not supported (this process reads {supported}.x)",
                 "bad_version",
             )
-        try:
-            return cls.model_validate(payload)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or "payload"
-            raise FrameError(f"payload.{where}", error["msg"], "invalid_payload") from None
+        if len(self._accepted) < 10_000:
+            self._accepted[(event_type, version)] = cls
+        return cls
 
 
 def _major_minor(version: str, field: str) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Hashable
 
 from nats.aio.msg import Msg
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -67,6 +68,11 @@ class HandlerRunner:
         self._span_name = f"{actor.name}.{spec.method}"
         self._attributes = {"lw.actor": actor.name, "lw.handler": spec.method}
         self._key = self._key_function(spec)
+        self._tracer = tracer()
+        # With no SDK installed, skip span bookkeeping altogether on the hot path.
+        self._tracing = not isinstance(
+            trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        )
 
     @staticmethod
     def _key_function(spec: HandlerSpec) -> Callable[[Frame], Hashable]:
@@ -106,13 +112,20 @@ class HandlerRunner:
             if self.spec.durable:
                 await msg.ack()
             return
+        if not self._tracing:
+            await self._run(frame, msg, trace.INVALID_SPAN)
+            return
         parent = trace_context(msg.headers)
-        with tracer().start_as_current_span(
+        span = self._tracer.start_span(
             self._span_name, context=parent, kind=SpanKind.CONSUMER,
-            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
-                        "lw.frame_id": frame.id, "lw.world": frame.world},
-        ) as span:
+            attributes={"messaging.destination.name": msg.subject, "lw.frame_id": frame.id},
+        )
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
             await self._run(frame, msg, span)
+        finally:
+            otel_context.detach(token)
+            span.end()
 
     async def _run(self, frame: Frame, msg: Msg, span: trace.Span) -> None:
         for attempt in range(1, self.attempts + 1):

@@ -1,0 +1,202 @@
+"""Frames/s through the actor runtime against raw nats-py, on the same server in the same run.
+
+    python benchmarks/bus_throughput.py [--frames 40000] [--keys 16]
+
+Raw baseline: nats-py publish/subscribe of the same map as plain msgpack, packed per publish and
+unpacked by the subscriber, with no checks, headers, ordering or telemetry.
+Runtime: publish -> decode -> validate (pydantic) -> keyed mailbox -> handler, with headers
+(Nats-Msg-Id, traceparent), once with OpenTelemetry off (API no-op) and once with the SDK on.
+Publishers keep at most --window frames unhandled, so nothing is dropped and the figure is a
+sustainable rate. Latency is measured separately at a paced rate: publish -> handler start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import msgpack
+import nats
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from loreweave.actors.runtime import Actor, ActorNode, Bus, Context, frame_for, on
+from loreweave.embedded import EmbeddedNats
+from loreweave.protocol import new_frame_id, now_us
+from loreweave.schemas import PlayerMoved
+
+console = Console()
+
+
+class Counter:
+    """Counts handled frames and wakes the publisher when the window has room."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.latencies_us: list[int] = []
+        self.record_latency = False
+        self.changed = asyncio.Event()
+
+    def hit(self, sent_us: int | None = None) -> None:
+        self.count += 1
+        if self.record_latency and sent_us is not None:
+            self.latencies_us.append(now_us() - sent_us)
+        self.changed.set()
+
+
+async def pump(
+    send: Callable[[int], Awaitable[None]], counter: Counter, frames: int, window: int, progress: Progress,
+    label: str,
+) -> float:
+    """Send ``frames`` keeping at most ``window`` unhandled; return frames handled per second."""
+    task = progress.add_task(label, total=frames)
+    start = counter.count
+    began = time.perf_counter()
+    for number in range(frames):
+        while number - (counter.count - start) >= window:
+            counter.changed.clear()
+            await counter.changed.wait()
+        await send(number)
+        if number % 1000 == 0:
+            progress.update(task, completed=counter.count - start)
+    while counter.count - start < frames:
+        counter.changed.clear()
+        await counter.changed.wait()
+    elapsed = time.perf_counter() - began
+    progress.update(task, completed=frames)
+    return frames / elapsed
+
+
+async def raw_baseline(url: str, frames: int, window: int, progress: Progress) -> float:
+    sub_nc, pub_nc = await nats.connect(url), await nats.connect(url)
+    counter = Counter()
+
+    async def on_msg(msg: Any) -> None:
+        msgpack.unpackb(msg.data)
+        counter.hit()
+
+    await sub_nc.subscribe("lw.benchraw.player.moved", cb=on_msg)
+    await sub_nc.flush()
+    await asyncio.sleep(0.1)
+    async def send(number: int) -> None:
+        envelope = {
+            "version": "1.0", "type": "player.moved", "id": new_frame_id(), "ts": now_us(),
+            "world": "benchraw", "source": "bench", "correlation_id": "", "causation_id": None,
+            "payload": {"player_id": f"p{number % 16}", "region": f"r{number}"},
+        }
+        await pub_nc.publish("lw.benchraw.player.moved", msgpack.packb(envelope))
+
+    rate = await pump(send, counter, frames, window, progress, "raw nats-py")
+    await sub_nc.close()
+    await pub_nc.close()
+    return rate
+
+
+def bench_actor(world: str, counter: Counter, keys: int) -> Actor:
+    class Bench(Actor):
+        name = f"bench-{world}"
+
+        @on(f"lw.{world}.player.moved")
+        async def moved(self, event: PlayerMoved, ctx: Context) -> None:
+            counter.hit(ctx.frame.ts)
+
+    return Bench()
+
+
+async def runtime_run(
+    url: str, world: str, frames: int, window: int, keys: int, progress: Progress, label: str
+) -> tuple[float, list[int]]:
+    counter = Counter()
+    node = ActorNode(await Bus.connect(url), [bench_actor(world, counter, keys)], capacity=window)
+    await node.start()
+    client = await Bus.connect(url)
+    encoded = []
+    for n in range(1000):
+        frame = frame_for(PlayerMoved(player_id=f"p{n % keys}", region=f"r{n}"), world, "bench")
+        encoded.append(frame)
+
+    async def send(number: int) -> None:
+        frame = encoded[number % 1000]
+        frame.id = frame.correlation_id = new_frame_id()
+        frame.ts = now_us()
+        await client.publish(frame)
+
+    rate = await pump(send, counter, frames, window, progress, label)
+
+    counter.record_latency = True
+    paced = min(frames // 4, 4000)
+    for number in range(paced):
+        await send(number)
+        if number % 20 == 0:
+            await asyncio.sleep(0.01)  # about 2,000 frames/s: well under saturation
+    while counter.count < frames + paced:
+        counter.changed.clear()
+        await counter.changed.wait()
+    await node.stop()
+    await client.close()
+    return rate, counter.latencies_us
+
+
+def enable_sdk() -> None:
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    trace.set_tracer_provider(TracerProvider())
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
+
+
+async def main(frames: int, keys: int, window: int) -> int:
+    server = None
+    url = os.environ.get("LOREWEAVE_NATS_URL")
+    if not url:
+        server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="lw-bench-")))
+        await server.start()
+        url = server.url
+    try:
+        setup = await Bus.connect(url)
+        await setup.ensure_streams()
+        await setup.close()
+        with Progress(console=console, transient=True) as progress:
+            raw = await raw_baseline(url, frames, window, progress)
+            off, lat_off = await runtime_run(url, "benchoff", frames, window, keys, progress, "runtime, OTel off")
+            enable_sdk()
+            on_, lat_on = await runtime_run(url, "benchon", frames, window, keys, progress, "runtime, OTel SDK")
+    finally:
+        if server:
+            await server.stop()
+    table = Table(title=f"bus throughput: {frames} frames, {keys} keys, window {window}")
+    for column in ("path", "frames/s", "ratio vs raw", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right" if column != "path" else "left")
+    table.add_row("raw nats-py + msgpack", f"{raw:,.0f}", "1.00", "", "")
+    for label, rate, latencies in (("runtime, OTel off", off, lat_off), ("runtime, OTel SDK on", on_, lat_on)):
+        table.add_row(label, f"{rate:,.0f}", f"{rate / raw:.2f}", f"{percentile(latencies, 0.5):.2f}",
+                      f"{percentile(latencies, 0.99):.2f}")
+    console.print(table)
+    print(f"ratio runtime/raw: {off / raw:.2f} (OTel off), {on_ / raw:.2f} (OTel SDK on); target >= 0.50")
+    print(f"publish->handler latency at ~2k frames/s: p50 {percentile(lat_on, 0.5):.2f} ms, "
+          f"p99 {percentile(lat_on, 0.99):.2f} ms (OTel SDK on)")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=40_000)
+    parser.add_argument("--keys", type=int, default=16)
+    parser.add_argument("--window", type=int, default=1024)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.frames, args.keys, args.window)))

@@ -28,7 +28,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from loreweave.actors.runtime import Actor, ActorNode, Bus, Context, frame_for, on
+from opentelemetry import metrics, trace
+
+from loreweave.actors.runtime import Actor, ActorNode, Bus, Context, RuntimeInstruments, frame_for, on
 from loreweave.embedded import EmbeddedNats
 from loreweave.protocol import new_frame_id, now_us
 from loreweave.schemas import PlayerMoved
@@ -115,7 +117,10 @@ async def runtime_run(
     url: str, world: str, frames: int, window: int, keys: int, progress: Progress, label: str
 ) -> tuple[float, list[int]]:
     counter = Counter()
-    node = ActorNode(await Bus.connect(url), [bench_actor(world, counter, keys)], capacity=window)
+    instruments = RuntimeInstruments.create(PROVIDERS["meter"].get_meter("bench")) if PROVIDERS else None
+    node = ActorNode(
+        await Bus.connect(url), [bench_actor(world, counter, keys)], capacity=window, instruments=instruments
+    )
     await node.start()
     client = await Bus.connect(url)
     encoded = []
@@ -145,14 +150,35 @@ async def runtime_run(
     return rate, counter.latencies_us
 
 
-def enable_sdk() -> None:
-    from opentelemetry import metrics, trace
+class SwitchableTracerProvider(trace.TracerProvider):
+    """Delegates to the SDK or to the no-op provider, so rounds can alternate in one process."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+
+        self.sdk = TracerProvider()
+        self.noop = trace.NoOpTracerProvider()
+        self.on = False
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return (self.sdk if self.on else self.noop).get_tracer(*args, **kwargs)
+
+
+PROVIDERS: dict[str, Any] = {}
+
+
+def enable_sdk(on: bool) -> None:
+    """Switch OpenTelemetry between the SDK (always-on sampling, in-memory metrics) and no-op."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
 
-    trace.set_tracer_provider(TracerProvider())
-    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    if not PROVIDERS:
+        PROVIDERS["trace"] = SwitchableTracerProvider()
+        trace.set_tracer_provider(PROVIDERS["trace"])
+        PROVIDERS["sdk_meter"] = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        PROVIDERS["noop_meter"] = metrics.NoOpMeterProvider()
+    PROVIDERS["trace"].on = on
+    PROVIDERS["meter"] = PROVIDERS["sdk_meter" if on else "noop_meter"]
 
 
 def percentile(values: list[int], q: float) -> float:
@@ -160,7 +186,7 @@ def percentile(values: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
 
 
-async def main(frames: int, keys: int, window: int) -> int:
+async def main(frames: int, keys: int, window: int, rounds: int) -> int:
     server = None
     url = os.environ.get("LOREWEAVE_NATS_URL")
     if not url:
@@ -171,14 +197,28 @@ async def main(frames: int, keys: int, window: int) -> int:
         setup = await Bus.connect(url)
         await setup.ensure_streams()
         await setup.close()
+        raws, offs, ons, lat_off, lat_on = [], [], [], [], []
+        per_round = frames // rounds
         with Progress(console=console, transient=True) as progress:
-            raw = await raw_baseline(url, frames, window, progress)
-            off, lat_off = await runtime_run(url, "benchoff", frames, window, keys, progress, "runtime, OTel off")
-            enable_sdk()
-            on_, lat_on = await runtime_run(url, "benchon", frames, window, keys, progress, "runtime, OTel SDK")
+            for round_number in range(rounds):
+                # Interleaved rounds, medians reported: other load on the machine hits all paths alike.
+                raws.append(await raw_baseline(url, per_round, window, progress))
+                rate, latencies = await runtime_run(
+                    url, f"benchoff{round_number}", per_round, window, keys, progress, "runtime, OTel off"
+                )
+                offs.append(rate)
+                lat_off += latencies
+                enable_sdk(True)
+                rate, latencies = await runtime_run(
+                    url, f"benchon{round_number}", per_round, window, keys, progress, "runtime, OTel SDK"
+                )
+                ons.append(rate)
+                lat_on += latencies
+                enable_sdk(False)
     finally:
         if server:
             await server.stop()
+    raw, off, on_ = statistics.median(raws), statistics.median(offs), statistics.median(ons)
     table = Table(title=f"bus throughput: {frames} frames, {keys} keys, window {window}")
     for column in ("path", "frames/s", "ratio vs raw", "p50 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "path" else "left")
@@ -195,8 +235,9 @@ async def main(frames: int, keys: int, window: int) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=40_000)
+    parser.add_argument("--frames", type=int, default=60_000)
     parser.add_argument("--keys", type=int, default=16)
     parser.add_argument("--window", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.frames, args.keys, args.window)))
+    sys.exit(asyncio.run(main(args.frames, args.keys, args.window, args.rounds)))

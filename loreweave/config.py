@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     )
 
 
+class _ExplicitSettings(Settings):
+    """Settings from given values only, never from the process environment."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        return (init_settings,)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: ``os.environ``), refusing bad values by name.
 
@@ -58,7 +66,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             for key, value in env.items()
             if key.startswith(ENV_PREFIX)
         }
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return _ExplicitSettings(**values)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else ENV_PREFIX

@@ -1,16 +1,23 @@
-"""Session-wide real servers: one nats-server (embedded unless LOREWEAVE_NATS_URL is set)."""
+"""Session-wide real servers: one nats-server and one PostgreSQL (embedded unless
+LOREWEAVE_NATS_URL / LOREWEAVE_DATABASE_URL are set); each test gets its own world id and schema."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from loreweave.actors.runtime import Actor, ActorNode, Bus
 from loreweave.embedded import EmbeddedNats
+
+if TYPE_CHECKING:
+    from loreweave.db import Database
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +58,7 @@ async def start_node(nats_server_url: str) -> AsyncIterator[NodeFactory]:
     """Start actor nodes on their own connections; all are stopped after the test."""
     nodes: list[ActorNode] = []
 
-    async def start(*actors: Actor, max_frame_bytes: int = 1024 * 1024, **options: object) -> ActorNode:
+    async def start(*actors: Actor, max_frame_bytes: int = 1024 * 1024, **options: Any) -> ActorNode:
         node_bus = await Bus.connect(nats_server_url, name="test-node", max_frame_bytes=max_frame_bytes)
         node = ActorNode(node_bus, actors, **options)  # type: ignore[arg-type]
         await node.start()
@@ -61,3 +68,66 @@ async def start_node(nats_server_url: str) -> AsyncIterator[NodeFactory]:
     yield start
     for node in nodes:
         await node.stop()
+
+
+@pytest.fixture(scope="session")
+async def pg_server() -> AsyncIterator[str]:
+    """DSN of the PostgreSQL under test: LOREWEAVE_DATABASE_URL, else one embedded pgserver."""
+    configured = os.environ.get("LOREWEAVE_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from loreweave.embedded.postgres import EmbeddedPostgres
+
+    folder = Path(tempfile.mkdtemp(prefix="lw-test-pg-"))
+    server = EmbeddedPostgres(folder / "postgres")
+    try:
+        await server.start()
+        yield server.dsn
+    finally:
+        await server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
+    """A database of this session's own (dropped at the end), pgvector in its public schema."""
+    import asyncpg
+
+    name = "lw_test_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(pg_server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = urlunsplit(urlsplit(pg_server)._replace(path="/" + name))
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+    finally:
+        await conn.close()
+    yield dsn
+    admin = await asyncpg.connect(pg_server)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def db_schema(pg_dsn: str) -> AsyncIterator[str]:
+    """A schema no other test uses, dropped afterwards."""
+    import asyncpg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    conn = await asyncpg.connect(pg_dsn)
+    await conn.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    await conn.close()
+
+
+@pytest.fixture
+async def database(pg_dsn: str, db_schema: str) -> AsyncIterator["Database"]:
+    """A migrated Database (pool, state store, journal) on the test's own schema."""
+    from loreweave.db import Database
+
+    opened = await Database.open(pg_dsn, schema=db_schema, max_size=4)
+    yield opened
+    await opened.close()

@@ -37,6 +37,7 @@ from loreweave.protocol.subjects import (
     event_subject,
     is_journaled,
     request_subject,
+    subject_matches,
     parse_subject,
     pattern,
 )
@@ -47,6 +48,6 @@ __all__ = [
     "MSG_ID", "PayloadSchema", "RESERVED_WORLDS", "ROOT", "RPC_PREFIX", "SchemaError", "Subject",
     "SubjectError", "TRACEPARENT", "check_pattern", "check_publish_subject", "check_token",
     "check_world", "decode_frame", "derived_frame_id", "dlq_subject", "encode_frame",
-    "event_subject", "frame_headers", "is_journaled", "request_subject", "frame_id_millis", "is_frame_id", "new_frame_id",
+    "event_subject", "frame_headers", "is_journaled", "request_subject", "subject_matches", "frame_id_millis", "is_frame_id", "new_frame_id",
     "now_us", "parse_subject", "pattern", "trace_context",
 ]

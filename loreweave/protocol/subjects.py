@@ -133,6 +133,18 @@ def is_journaled(subject_pattern: str) -> bool:
     return len(tokens) == 4 and not system
 
 
+def subject_matches(subject_pattern: str, subject: str) -> bool:
+    """Whether a concrete subject matches a NATS pattern (``*`` one token, final ``>`` the rest)."""
+    pattern_tokens = subject_pattern.split(".")
+    tokens = subject.split(".")
+    for index, token in enumerate(pattern_tokens):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or (token != "*" and token != tokens[index]):
+            return False
+    return len(tokens) == len(pattern_tokens)
+
+
 def dlq_subject(reason: str) -> str:
     """Build the dead-letter subject for a reason code: ``lw.dlq.malformed``."""
     return f"{DLQ_PREFIX}.{check_token('reason', reason)}"

@@ -94,3 +94,20 @@ def test_request_subjects_are_outside_the_journal() -> None:
     assert not is_journaled(subject)
     assert is_journaled("lw.w1.npc.said") and is_journaled("lw.*.narrative.>")
     assert not is_journaled("lw.dlq.malformed") and not is_journaled("lw.ai.generate")
+
+
+@pytest.mark.parametrize(
+    ("pattern_", "subject", "expected"),
+    [
+        ("lw.*.npc.said", "lw.w1.npc.said", True),
+        ("lw.*.npc.said", "lw.w1.npc.moved", False),
+        ("lw.w1.>", "lw.w1.npc.said", True),
+        ("lw.w1.>", "lw.w1", False),
+        ("lw.*.*", "lw.w1.npc.said", False),
+        ("lw.w1.npc.said", "lw.w1.npc.said", True),
+    ],
+)
+def test_subject_matches(pattern_: str, subject: str, expected: bool) -> None:
+    from loreweave.protocol import subject_matches
+
+    assert subject_matches(pattern_, subject) is expected

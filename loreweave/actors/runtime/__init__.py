@@ -1,6 +1,6 @@
 """The actor runtime: actors, handlers, mailboxes, supervision, the bus and the node."""
 
-from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec, every, on, reply
+from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec, Persistence, every, on, reply
 from loreweave.actors.runtime.bus import (
     DLQ_STREAM,
     EVENTS_STREAM,
@@ -17,7 +17,7 @@ from loreweave.actors.runtime.telemetry import RuntimeInstruments, configure_tel
 
 __all__ = [
     "Actor", "ActorNode", "Bus", "Context", "DLQ_STREAM", "EVENTS_STREAM", "HandlerRunner",
-    "HandlerSpec", "KeyedMailbox", "RecentIds", "RequestError", "RuntimeInstruments",
+    "HandlerSpec", "KeyedMailbox", "Persistence", "RecentIds", "RequestError", "RuntimeInstruments",
     "StreamLimits", "Supervisor", "configure_telemetry", "every", "frame_for", "on", "reply",
     "tracer",
 ]

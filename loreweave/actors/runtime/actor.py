@@ -5,14 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Literal
 
+from pydantic import BaseModel
+
 from loreweave.protocol import Frame, SubjectError, check_pattern, is_journaled
 from loreweave.schemas import Event
 
 if TYPE_CHECKING:
     from loreweave.actors.runtime.bus import Bus
+    from loreweave.db import Database
 
 KeySpec = str | Callable[[Frame], Hashable] | None
 Deliver = Literal["all", "new"]
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """When a persistent actor commits its state: after ``max_batch`` frames or ``interval_s``."""
+
+    interval_s: float = 0.2
+    max_batch: int = 256
 
 
 @dataclass(frozen=True)
@@ -80,12 +91,15 @@ def every(seconds: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 class Context:
     """What a handler gets besides its event: the frame, and emission that keeps causality."""
 
-    __slots__ = ("frame", "actor", "durable", "_emitted")
+    __slots__ = ("frame", "actor", "durable", "conn", "_emitted")
 
-    def __init__(self, frame: Frame, actor: Actor, durable: bool) -> None:
+    def __init__(self, frame: Frame, actor: Actor, durable: bool, conn: Any = None) -> None:
         self.frame = frame
         self.actor = actor
         self.durable = durable
+        #: For a persistent actor: the database connection of the transaction that records
+        #: this frame as applied; writes through it commit or roll back with the frame.
+        self.conn = conn
         self._emitted = 0
 
     async def emit(self, event: Event, *, world: str | None = None) -> Frame:
@@ -113,6 +127,11 @@ class Actor:
     #: Actor name: the queue group, durable consumer prefix and frame source.
     name: ClassVar[str] = ""
     handler_specs: ClassVar[tuple[HandlerSpec, ...]] = ()
+    #: Set to a pydantic model class to make the actor persistent: ``self.state`` is loaded
+    #: from PostgreSQL on start and committed with the ids of the frames that changed it.
+    State: ClassVar[type[BaseModel] | None] = None
+    #: How often a persistent actor commits (see :class:`Persistence`).
+    persistence: ClassVar[Persistence] = Persistence()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -128,6 +147,9 @@ class Actor:
 
     def __init__(self) -> None:
         self._bus: Bus | None = None
+        self._database: Database | None = None
+        if self.State is not None:
+            self.state: Any = self.State()
 
     @property
     def bus(self) -> Bus:
@@ -136,9 +158,17 @@ class Actor:
             raise RuntimeError(f"actor {self.name} is not running on a node")
         return self._bus
 
-    def bind(self, bus: Bus) -> None:
-        """Attach the actor to a bus; called by the node before :meth:`on_start`."""
+    @property
+    def database(self) -> Database:
+        """The database of the node running this actor."""
+        if self._database is None:
+            raise RuntimeError(f"actor {self.name} runs on a node without a database")
+        return self._database
+
+    def bind(self, bus: Bus, database: Database | None = None) -> None:
+        """Attach the actor to a bus (and database); called by the node before :meth:`on_start`."""
         self._bus = bus
+        self._database = database
 
     async def on_start(self) -> None:
         """Called once before the actor's handlers receive frames."""

@@ -96,14 +96,49 @@ class HandlerRunner:
             return
         await self.mailbox.put(self._key(frame), (frame, msg))
 
-    async def _dead_letter(self, msg: Msg, reason: str, error: str) -> None:
+    async def dead_letter(self, msg: Msg, reason: str, error: str) -> None:
+        """Keep an unhandled frame on ``lw.dlq.<reason>`` and count it (no ack, no reply)."""
         logger.warning("dead letter %s from %s: %s", reason, msg.subject, error)
         await self.bus.dead_letter(msg.data, msg.subject, reason, error)
         self.instruments.dead_lettered.add(1, {**self._attributes, "lw.reason": reason})
+
+    async def _dead_letter(self, msg: Msg, reason: str, error: str) -> None:
+        await self.dead_letter(msg, reason, error)
         if self.spec.durable:
             await msg.ack()
         elif self.spec.kind == "request":
             await self._reply_error(None, msg, reason, error, None)
+
+    async def invoke(self, frame: Frame, msg: Msg, ctx: Context) -> Any:
+        """Run the handler once in a span parented by the frame's trace context; record metrics.
+
+        Raises whatever the handler raised, after counting and logging it.
+        """
+        span: trace.Span = trace.INVALID_SPAN
+        token = None
+        if self._tracing:
+            parent = trace_context(msg.headers)
+            span = self._tracer.start_span(
+                self._span_name, context=parent, kind=SpanKind.CONSUMER,
+                attributes={"messaging.destination.name": msg.subject, "lw.frame_id": frame.id},
+            )
+            token = otel_context.attach(trace.set_span_in_context(span, parent))
+        started = time.perf_counter()
+        try:
+            result = await self._fn(frame.payload, ctx)
+        except Exception as exc:
+            self.instruments.failed.add(1, self._attributes)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, repr(exc)))
+            logger.error("%s failed on frame %s: %r", self._span_name, frame.id, exc)
+            raise
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+                span.end()
+        self.instruments.handler_latency_ms.record((time.perf_counter() - started) * 1000, self._attributes)
+        self.instruments.handled.add(1, self._attributes)
+        return result
 
     async def _process(self, delivery: Delivery) -> None:
         frame, msg = delivery
@@ -112,46 +147,18 @@ class HandlerRunner:
             if self.spec.durable:
                 await msg.ack()
             return
-        if not self._tracing:
-            await self._run(frame, msg, trace.INVALID_SPAN)
-            return
-        parent = trace_context(msg.headers)
-        span = self._tracer.start_span(
-            self._span_name, context=parent, kind=SpanKind.CONSUMER,
-            attributes={"messaging.destination.name": msg.subject, "lw.frame_id": frame.id},
-        )
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
-        try:
-            await self._run(frame, msg, span)
-        finally:
-            otel_context.detach(token)
-            span.end()
-
-    async def _run(self, frame: Frame, msg: Msg, span: trace.Span) -> None:
         for attempt in range(1, self.attempts + 1):
-            started = time.perf_counter()
             try:
-                result = await self._fn(frame.payload, Context(frame, self.actor, self.spec.durable))
+                result = await self.invoke(frame, msg, Context(frame, self.actor, self.spec.durable))
             except Exception as exc:
-                self.instruments.failed.add(1, self._attributes)
-                span.record_exception(exc)
-                logger.error(
-                    "%s failed on frame %s (attempt %d/%d): %r",
-                    self._span_name, frame.id, attempt, self.attempts, exc,
-                )
                 if attempt < self.attempts:
                     await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
                     continue
-                span.set_status(Status(StatusCode.ERROR, repr(exc)))
                 if self.spec.kind == "request":
                     await self._reply_error(frame, msg, *_error_code(exc))
-                    return
-                await self._dead_letter(msg, "handler_failed", f"{type(exc).__name__}: {exc}")
+                else:
+                    await self._dead_letter(msg, "handler_failed", f"{type(exc).__name__}: {exc}")
                 return
-            self.instruments.handler_latency_ms.record(
-                (time.perf_counter() - started) * 1000, self._attributes
-            )
-            self.instruments.handled.add(1, self._attributes)
             if self.spec.kind == "request":
                 await self._reply(frame, msg, result)
                 return

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import signal
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -17,6 +17,10 @@ from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
 from loreweave.actors.runtime.supervisor import Supervisor
 from loreweave.actors.runtime.telemetry import RuntimeInstruments
+from loreweave.protocol.errors import ConfigError
+
+if TYPE_CHECKING:
+    from loreweave.db import Database
 
 logger = logging.getLogger(__name__)
 _DURABLE_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -32,6 +36,7 @@ class ActorNode:
         attempts: tries of a failing event handler before its frame is dead-lettered.
         ack_wait_s: how long JetStream waits for a durable handler's ack before redelivering.
         drain_timeout_s: how long :meth:`stop` waits for in-flight frames.
+        database: where persistent actors (those with a ``State``) keep their state.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class ActorNode:
         ack_wait_s: float = 30.0,
         drain_timeout_s: float = 10.0,
         instruments: RuntimeInstruments | None = None,
+        database: Database | None = None,
     ) -> None:
         self.bus = bus
         self.actors = list(actors)
@@ -56,7 +62,9 @@ class ActorNode:
         self.drain_timeout_s = drain_timeout_s
         self.instruments = instruments or RuntimeInstruments.create()
         self.supervisor = Supervisor(self.instruments.restarts)
+        self.database = database
         self.runners: list[HandlerRunner] = []
+        self.persistent: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
         self._pulls: list[Subscription] = []
         self._stopping = asyncio.Event()
@@ -66,13 +74,39 @@ class ActorNode:
         """Create the streams, start every actor, and subscribe its handlers."""
         await self.bus.ensure_streams()
         for actor in self.actors:
-            actor.bind(self.bus)
+            actor.bind(self.bus, self.database)
+            persistent = await self._start_persistent(actor) if actor.State is not None else None
             await actor.on_start()
             for spec in actor.handler_specs:
-                await self._start_handler(actor, spec)
+                if persistent is None or spec.kind != "event":
+                    await self._start_handler(actor, spec)
+            if persistent is not None:
+                self.persistent.append(
+                    self.supervisor.start(f"{actor.name}.persist", lambda p=persistent: p.run(self._stopping))
+                )
         await self.bus.sync()  # the server knows every subscription before start() returns
         self._started = True
         logger.info("node started: %s", ", ".join(actor.name for actor in self.actors))
+
+    async def _start_persistent(self, actor: Actor) -> object:
+        from loreweave.actors.runtime.persistence import PersistentRunner
+
+        if self.database is None:
+            raise ConfigError(
+                f"actors.{actor.name}", "keeps persistent state (State): give the node a database"
+            )
+        runners = [
+            HandlerRunner(actor, spec, self.bus, self.instruments, capacity=1, attempts=self.attempts)
+            for spec in actor.handler_specs
+            if spec.kind == "event"
+        ]
+        if not runners:
+            raise ConfigError(f"actors.{actor.name}", "is persistent but handles no @on subject")
+        persistent = PersistentRunner(
+            actor, runners, self.bus, self.database, attempts=self.attempts, ack_wait_s=self.ack_wait_s
+        )
+        await persistent.load()
+        return persistent
 
     async def _start_handler(self, actor: Actor, spec: HandlerSpec) -> None:
         if spec.kind == "timer":
@@ -134,6 +168,9 @@ class ActorNode:
                 await sub.drain()
             except Exception:
                 logger.debug("subscription drain failed", exc_info=True)
+        if self.persistent:
+            # Let each persistent actor commit the batch in hand before its task is cancelled.
+            await asyncio.wait(self.persistent, timeout=self.drain_timeout_s)
         await self.supervisor.stop()
         for pull in self._pulls:
             # Fetched but unhandled frames are not acked; JetStream redelivers them.

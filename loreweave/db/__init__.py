@@ -1,0 +1,44 @@
+"""PostgreSQL persistence: pools with pgvector, migrations, actor snapshots, exactly-once claims, the journal."""
+
+from loreweave.db.connect import DEFAULT_CONNECT_TIMEOUT, check_dsn, connect, create_pool, describe_target
+from loreweave.db.database import Database, database_status, journal_history, migrate_database, open_database
+from loreweave.db.errors import DatabaseError, MigrationError, QueryError
+from loreweave.db.journal import Journal, JournalEntry
+from loreweave.db.migrations import (
+    MIGRATIONS_TABLE,
+    Migration,
+    MigrationState,
+    apply_migrations,
+    discover_migrations,
+    migrate,
+    migration_status,
+)
+from loreweave.db.state import Snapshot, StateStore, claim_frame
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "MIGRATIONS_TABLE",
+    "Database",
+    "DatabaseError",
+    "Journal",
+    "JournalEntry",
+    "Migration",
+    "MigrationError",
+    "MigrationState",
+    "QueryError",
+    "Snapshot",
+    "StateStore",
+    "apply_migrations",
+    "check_dsn",
+    "claim_frame",
+    "connect",
+    "create_pool",
+    "database_status",
+    "describe_target",
+    "discover_migrations",
+    "journal_history",
+    "migrate",
+    "migrate_database",
+    "migration_status",
+    "open_database",
+]

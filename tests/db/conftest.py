@@ -1,0 +1,138 @@
+"""Databases and schemas for the persistence tests, on the session's PostgreSQL (``pg_server`` in tests/conftest.py).
+
+The session gets a database of its own (dropped at the end) and each test a schema
+of its own, so tests never see each other's rows, even on a shared server.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from loreweave.db import Journal, StateStore, create_pool, migrate
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server URL, naming another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A private temporary folder.
+
+    Not pytest's ``tmp_path``: pytest sessions running at once under one user prune each
+    other's numbered folders, and a server's data must not vanish under it.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="lw-db-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _create_database(server_dsn: str) -> str:
+    name = "lw_test_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return name
+
+
+async def _drop_database(server_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def vector_error(pg_server: str) -> str | None:
+    """Why pgvector cannot be used on the server under test, or None when it can."""
+    conn = await asyncpg.connect(pg_server)
+    try:
+        available = await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")
+    finally:
+        await conn.close()
+    return None if available else "pgvector is not installed on the server under test"
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn(pg_server: str, vector_error: str | None) -> AsyncIterator[str]:
+    """A database of this session's own, with pgvector in its public schema when the server has it."""
+    name = await _create_database(pg_server)
+    dsn = with_database(pg_server, name)
+    if vector_error is None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            # In public, so the per-test schemas (and their drops) share one extension.
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+        finally:
+            await conn.close()
+    yield dsn
+    await _drop_database(pg_server, name)
+
+
+@pytest.fixture
+async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
+    """An empty database for one test (for tests of the commands, which use the public schema)."""
+    name = await _create_database(pg_server)
+    yield with_database(pg_server, name)
+    await _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def needs_vector(vector_error: str | None) -> None:
+    """Skip a test that needs pgvector when the configured server lacks it."""
+    if vector_error is not None:
+        pytest.skip(vector_error)
+
+
+@pytest.fixture
+async def schema(pg_dsn: str) -> AsyncIterator[str]:
+    """A schema no other test uses, dropped afterwards."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{name}"')
+        yield name
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def conn(pg_dsn: str, schema: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection whose unqualified names resolve in the test's schema."""
+    connection = await asyncpg.connect(pg_dsn, server_settings={"search_path": f'"{schema}", public'})
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def pool(pg_dsn: str, schema: str, needs_vector: None) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated schema and a pool on it (pgvector codec registered)."""
+    await migrate(pg_dsn, schema=schema)
+    created = await create_pool(pg_dsn, schema=schema, min_size=1, max_size=4)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+def store(pool: asyncpg.Pool) -> StateStore:
+    """The state store on the test's schema."""
+    return StateStore(pool)
+
+
+@pytest.fixture
+def journal(pool: asyncpg.Pool) -> Journal:
+    """The journal on the test's schema."""
+    return Journal(pool)

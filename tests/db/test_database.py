@@ -1,0 +1,27 @@
+"""The one-handle API the runtime uses: open (migrating), use the stores, reopen without loss."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loreweave.config import load_settings
+from loreweave.db import Database, JournalEntry, claim_frame, open_database
+from loreweave.protocol.frame import Frame
+
+
+async def test_open_migrates_and_state_survives_a_reopen(fresh_dsn: str, needs_vector: None) -> None:
+    settings = load_settings({"LOREWEAVE_DATABASE_URL": fresh_dsn})
+    frame = Frame(type="weather.changed", world="w1", payload={"sky": "rain"}, source="weather")
+
+    async with open_database(settings) as database:
+        async with database.state.transaction() as conn:
+            assert await claim_frame(conn, "weather", frame.id)
+            await database.state.save_snapshot("weather", b"rain", 7, conn=conn)
+            await database.journal.append(frame, conn=conn)
+        assert isinstance(await database.pool.fetchval("SELECT '[1,2]'::vector"), np.ndarray)
+
+    async with await Database.open(fresh_dsn) as reopened:
+        snapshot = await reopened.state.load_snapshot("weather")
+        assert snapshot is not None and (snapshot.state, snapshot.stream_seq) == (b"rain", 7)
+        assert await reopened.state.is_processed("weather", frame.id)
+        assert await reopened.journal.get(frame.id) == JournalEntry.from_frame(frame)

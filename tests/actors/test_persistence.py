@@ -102,17 +102,22 @@ async def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     env = {**os.environ, "LOREWEAVE_NATS_URL": nats_server_url}
     command = [sys.executable, "-m", "tests.actors.persistent_counter", world, pg_dsn, db_schema, str(total_frames)]
     rng = random.Random(1234)
-    kills = 0
-    for _ in range(5):
+    # Kill at random points of progress (committed effects), so every kill lands mid-work.
+    thresholds = sorted(rng.sample(range(100, total_frames - 200), 5))
+    for threshold in thresholds:
         process = await asyncio.create_subprocess_exec(*command, env=env)
-        await asyncio.sleep(rng.uniform(1.0, 2.5))
-        if process.returncode is None:
-            process.kill()
-            kills += 1
+
+        async def progressed(target: int = threshold) -> bool:
+            done = await database.pool.fetchval("SELECT count(*) FROM counter_effects")
+            return done >= target
+
+        await eventually(progressed, timeout=60)
+        await asyncio.sleep(rng.uniform(0, 0.05))
+        assert process.returncode is None, "the actor process finished before it could be killed"
+        process.kill()
         await process.wait()
     final = await asyncio.create_subprocess_exec(*command, env=env)
     assert await asyncio.wait_for(final.wait(), 120) == 0
-    assert kills >= 3, "the crashes happened after the work was done: the test proved nothing"
 
     snapshot = await database.state.load_snapshot(f"counter-{world}")
     from tests.actors.persistent_counter import Totals

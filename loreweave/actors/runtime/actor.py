@@ -41,7 +41,8 @@ class HandlerSpec:
 
 def _mark(spec_factory: Callable[[str], HandlerSpec]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__lw_spec__ = spec_factory(fn.__name__)  # type: ignore[attr-defined]
+        # A method may carry several decorators (one per subject pattern).
+        fn.__lw_specs__ = (*getattr(fn, "__lw_specs__", ()), spec_factory(fn.__name__))  # type: ignore[attr-defined]
         return fn
 
     return decorate
@@ -137,13 +138,13 @@ class Actor:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__.lower().removesuffix("actor") or cls.__name__.lower()
-        specs: dict[str, HandlerSpec] = {}
+        specs: dict[str, tuple[HandlerSpec, ...]] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
-                spec = getattr(value, "__lw_spec__", None)
-                if spec is not None:
-                    specs[attr] = spec
-        cls.handler_specs = tuple(specs.values())
+                declared = getattr(value, "__lw_specs__", None)
+                if declared is not None:
+                    specs[attr] = declared
+        cls.handler_specs = tuple(spec for declared in specs.values() for spec in declared)
 
     def __init__(self) -> None:
         self._bus: Bus | None = None

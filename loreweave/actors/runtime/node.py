@@ -117,7 +117,7 @@ class ActorNode:
         )
         self.runners.append(runner)
         if spec.durable:
-            durable = _DURABLE_UNSAFE.sub("_", f"{actor.name}-{spec.method}")
+            durable = _DURABLE_UNSAFE.sub("_", f"{actor.name}-{spec.method}-{spec.pattern}")
             config = ConsumerConfig(
                 durable_name=durable,
                 ack_policy=AckPolicy.EXPLICIT,
@@ -130,7 +130,7 @@ class ActorNode:
                 spec.pattern, durable=durable, stream=EVENTS_STREAM, config=config
             )
             self._pulls.append(pull)
-            self.supervisor.start(f"{actor.name}.{spec.method}.pull", lambda: self._pull(runner, pull))
+            self.supervisor.start(f"{durable}.pull", lambda: self._pull(runner, pull))
             return
         sub = await self.bus.nc.subscribe(
             spec.pattern, queue=actor.name, cb=runner.offer, pending_msgs_limit=self.capacity * 8

@@ -13,7 +13,7 @@ from loreweave.db.migrations import (
     migrate,
     migration_status,
 )
-from loreweave.db.state import Snapshot, StateStore, claim_frame
+from loreweave.db.state import Snapshot, StateStore, claim_frame, claim_frames
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -31,6 +31,7 @@ __all__ = [
     "apply_migrations",
     "check_dsn",
     "claim_frame",
+    "claim_frames",
     "connect",
     "create_pool",
     "database_status",

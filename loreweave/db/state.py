@@ -74,6 +74,29 @@ async def claim_frame(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProx
     return _row_count(status) == 1
 
 
+async def claim_frames(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, actor: str, frame_ids: list[str]
+) -> set[str]:
+    """Claim many frames at once, in one statement; return the ids that were not claimed before.
+
+    Same contract as :func:`claim_frame`: run it inside the transaction that applies them.
+
+    Raises:
+        QueryError: when ``conn`` is not in a transaction.
+    """
+    if not conn.is_in_transaction():
+        raise QueryError(
+            "claim_frames", "must run inside the transaction that applies the frames' effects"
+        )
+    rows = await conn.fetch(
+        "INSERT INTO processed_frames (actor, frame_id) SELECT $1, unnest($2::text[])"
+        " ON CONFLICT (actor, frame_id) DO NOTHING RETURNING frame_id",
+        actor,
+        frame_ids,
+    )
+    return {row["frame_id"] for row in rows}
+
+
 class StateStore:
     """Snapshots of actor state and processed-frame claims, over an asyncpg pool."""
 

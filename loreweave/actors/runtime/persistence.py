@@ -25,7 +25,7 @@ from nats.js.errors import NotFoundError
 from loreweave.actors.runtime.actor import Actor, Context
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
-from loreweave.db import Database, claim_frame
+from loreweave.db import Database, claim_frame, claim_frames
 from loreweave.protocol import Frame, FrameError, subject_matches
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class PersistentRunner:
             pass
         config = ConsumerConfig(
             durable_name=self.consumer,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=AckPolicy.ALL,  # frames commit in stream order: acking the last acks all
             ack_wait=self.ack_wait_s,
             filter_subjects=[runner.spec.pattern for runner in self.runners],
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -136,9 +136,11 @@ class PersistentRunner:
         batch = await self._decode(msgs)
         try:
             async with self.database.state.transaction() as conn:
+                ids = [frame.id for frame, _ in batch if frame is not None]
+                fresh = await claim_frames(conn, self.actor.name, ids) if ids else set()
                 for frame, msg in batch:
                     if frame is not None:
-                        await self._apply(frame, msg, conn)
+                        await self._apply(frame, msg, conn, claimed=frame.id in fresh)
                 await self._save(conn, batch[-1][1])
         except HandlerFailed:
             load_state(self.actor, self._committed_state)
@@ -150,8 +152,10 @@ class PersistentRunner:
             raise
         await self._committed(batch)
 
-    async def _apply(self, frame: Frame, msg: Msg, conn: Any) -> None:
-        if not await claim_frame(conn, self.actor.name, frame.id):
+    async def _apply(self, frame: Frame, msg: Msg, conn: Any, claimed: bool | None = None) -> None:
+        if claimed is None:
+            claimed = await claim_frame(conn, self.actor.name, frame.id)
+        if not claimed:
             self.runners[0].instruments.retried.add(1, {"lw.actor": self.actor.name})
             return
         runner = self._route(msg.subject)
@@ -197,5 +201,4 @@ class PersistentRunner:
 
     async def _committed(self, batch: list[tuple[Frame | None, Msg]]) -> None:
         self._committed_state, self.committed_seq = self._pending_state, self._pending_seq
-        for _, msg in batch:
-            await msg.ack()
+        await batch[-1][1].ack()

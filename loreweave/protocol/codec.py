@@ -10,7 +10,7 @@ import msgpack
 from loreweave.protocol.errors import FrameError, SubjectError
 from loreweave.protocol.frame import FRAME_FIELDS, Frame
 from loreweave.protocol.ids import is_frame_id
-from loreweave.protocol.subjects import check_world
+from loreweave.protocol.subjects import RESERVED_WORLDS, check_world
 
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
 _VERSION = re.compile(r"\d{1,4}\.\d{1,4}")
@@ -93,7 +93,39 @@ def decode_frame(
     )
 
 
+_ULID = "[0-7][0-9A-HJKMNP-TV-Z]{25}"
+# version, type, id, correlation_id and world joined by NULs: one match checks them all.
+_FAST_FIELDS = re.compile(
+    rf"\d{{1,4}}\.\d{{1,4}}\0[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\0{_ULID}\0{_ULID}\0[A-Za-z0-9_-]+"
+)
+_FRAME_ID = re.compile(_ULID)
+
+
 def _check_envelope(wire: Mapping[str, Any]) -> None:
+    """Raise :class:`FrameError` for the first bad envelope field; return quickly for a good frame."""
+    if wire.keys() == _FIELD_SET:
+        try:
+            joined = "\0".join(
+                (wire["version"], wire["type"], wire["id"], wire["correlation_id"], wire["world"])
+            )
+        except TypeError:
+            joined = ""
+        causation, ts, source = wire["causation_id"], wire["ts"], wire["source"]
+        if (
+            _FAST_FIELDS.fullmatch(joined)
+            and type(ts) is int
+            and ts >= 0
+            and (causation is None or (type(causation) is str and _FRAME_ID.fullmatch(causation)))
+            and type(source) is str
+            and 0 < len(source) <= _MAX_SOURCE
+            and type(wire["payload"]) is dict
+            and wire["world"] not in RESERVED_WORLDS
+        ):
+            return
+    _explain_envelope(wire)
+
+
+def _explain_envelope(wire: Mapping[str, Any]) -> None:
     if wire.keys() != _FIELD_SET:
         missing = sorted(_FIELD_SET - wire.keys())
         if missing:

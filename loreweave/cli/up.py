@@ -3,69 +3,104 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
-from typing import Any
+from typing import Any, AsyncIterator
 
 import click
 
+from loreweave.actors.journal import Journal
 from loreweave.actors.runtime import Actor, ActorNode, Bus, configure_telemetry
 from loreweave.cli.connection import forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
+from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
 
 logger = logging.getLogger("loreweave.up")
 
 
-def all_actors(seed: int) -> list[Actor]:
-    """Every game actor that exists, from the catalog (none if it is not installed yet)."""
-    try:
-        catalog: Any = importlib.import_module("loreweave.actors.catalog")
-    except ImportError:
-        return []
+def game_actors(seed: int) -> list[Actor]:
+    """Every game actor of the catalog, built with ``seed``."""
+    from loreweave.actors import catalog
+
     return list(catalog.build_actors(list(catalog.ACTORS), seed=seed))
+
+
+def knowledge_base(database: Database) -> Any | None:
+    """The knowledge base on ``database``, or None when the ``kb`` extra is not installed."""
+    try:
+        from loreweave.kb.store import KnowledgeBase
+    except ImportError as exc:
+        logger.warning("knowledge base off (%s): install loreweave[kb]", exc)
+        return None
+    return KnowledgeBase(database.pool)
+
+
+async def ingest_samples(kb: Any) -> None:
+    """Ingest the sample worlds in the background (unchanged files cost nothing)."""
+    from loreweave.kb.samples import ingest_sample_worlds
+
+    try:
+        reports = await ingest_sample_worlds(kb)
+        click.echo(f"loreweave: knowledge base ready ({len(reports)} sample worlds ingested)")
+    except Exception:
+        logger.exception("ingesting the sample worlds failed; the world runs without them")
+
+
+@contextlib.asynccontextmanager
+async def world_services(settings: Settings) -> AsyncIterator[tuple[str, Database]]:
+    """The bus URL and the migrated database, embedded ones started when none is configured."""
+    async with nats_url(settings.nats_url, settings.data_dir) as url:
+        if not settings.nats_url:
+            record_embedded_url(settings, url)
+        try:
+            async with open_database(settings) as database:
+                yield url, database
+        finally:
+            if not settings.nats_url:
+                forget_embedded_url(settings)
 
 
 async def run_up(
     settings: Settings, *, players: int, seed: int, stop_after_s: float | None = None
 ) -> None:
     """Run the world until SIGTERM/SIGINT (or ``stop_after_s``)."""
-    async with nats_url(settings.nats_url, settings.data_dir) as url:
-        if not settings.nats_url:
-            record_embedded_url(settings, url)
-        click.echo(f"loreweave: bus at {url}")
+    async with world_services(settings) as (url, database):
+        click.echo(f"loreweave: bus at {url}; database migrated")
+        actors: list[Actor] = [*game_actors(seed), Journal()]
+        background: list[asyncio.Task[Any]] = []
+        kb = knowledge_base(database)
+        if kb is not None:
+            from loreweave.actors.lore import Lore
+
+            actors.append(Lore(kb))
+            background.append(asyncio.create_task(ingest_samples(kb)))
+        bus = await Bus.connect(url, name="loreweave-up", max_frame_bytes=settings.max_frame_bytes)
+        node = ActorNode(
+            bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts,
+            database=database,
+        )
+        click.echo(f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors)}")
+        click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")
+        if players > 0:
+            background.append(asyncio.create_task(_simulate(url, players, seed)))
+        if stop_after_s is not None:
+            asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
         try:
-            bus = await Bus.connect(url, name="loreweave-up", max_frame_bytes=settings.max_frame_bytes)
-            actors = all_actors(seed)
-            node = ActorNode(
-                bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts
-            )
-            click.echo(
-                f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors) or '(none yet)'}"
-            )
-            click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")
-            background: list[asyncio.Task[Any]] = []
-            if players > 0:
-                background.append(asyncio.create_task(_simulate(url, players, seed)))
-            if stop_after_s is not None:
-                asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
-            try:
-                await node.run_until_signalled()
-            finally:
-                for task in background:
-                    task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
+            await node.run_until_signalled()
         finally:
-            if not settings.nats_url:
-                forget_embedded_url(settings)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
 
 
 async def _simulate(url: str, players: int, seed: int) -> None:
+    simulate: Any = importlib.import_module("loreweave.simulate")
     try:
-        simulate: Any = importlib.import_module("loreweave.simulate")
-    except ImportError:
-        return
-    await simulate.simulate(url, players=players, minutes=24 * 60, seed=seed, progress=False)
+        await simulate.simulate(url, players=players, minutes=24 * 60, seed=seed, progress=False, world="thornwake")
+    except Exception:
+        logger.exception("the simulated game server stopped")
 
 
 @click.command("up")
@@ -73,7 +108,7 @@ async def _simulate(url: str, players: int, seed: int) -> None:
 @click.option("--seed", default=7, show_default=True, help="Seed of every random choice.")
 @click.option("--for", "stop_after_s", type=float, default=None, help="Stop after this many seconds.")
 def up_command(players: int, seed: int, stop_after_s: float | None) -> None:
-    """Run a living world: embedded NATS, every actor, and a simulated game server."""
+    """Run a living world: embedded NATS and PostgreSQL, every actor, a simulated game server."""
     settings = load_settings()
     configure_telemetry(settings.otel_exporter, "loreweave-up")
     asyncio.run(run_up(settings, players=players, seed=seed, stop_after_s=stop_after_s))

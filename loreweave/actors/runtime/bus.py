@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,6 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError, SlowConsumerError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
@@ -208,7 +208,7 @@ class Bus:
             )
         except NoRespondersError:
             raise RequestError("no_responders", f"nobody answers on {subject}") from None
-        except NatsTimeoutError:
+        except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
             raise RequestError("timeout", f"no reply on {subject} within {timeout}s") from None
         reply = self.decode(msg.data)
         if isinstance(reply.payload, ErrorReply):

@@ -9,7 +9,6 @@ import signal
 from typing import TYPE_CHECKING, Iterable
 
 from nats.aio.subscription import Subscription
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from loreweave.actors.runtime.actor import Actor, HandlerSpec
@@ -152,7 +151,7 @@ class ActorNode:
             batch = max(1, min(runner.mailbox.free, 256))
             try:
                 msgs = await pull.fetch(batch, timeout=0.5)  # type: ignore[attr-defined]
-            except NatsTimeoutError:
+            except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
                 continue
             for msg in msgs:
                 await runner.offer(msg)

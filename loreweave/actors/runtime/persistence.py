@@ -18,7 +18,6 @@ from typing import Any
 
 import msgpack
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
@@ -107,9 +106,10 @@ class PersistentRunner:
                     msgs = await pull.fetch(
                         self.actor.persistence.max_batch, timeout=self.actor.persistence.interval_s
                     )
-                except NatsTimeoutError:
+                except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
                     continue
-                await self._handle_batch(msgs)
+                if msgs:  # a fetch can end on a status message with no frames
+                    await self._handle_batch(msgs)
         finally:
             try:
                 await pull.unsubscribe()

@@ -1,10 +1,16 @@
-"""Events NPCs emit."""
+"""Events about NPCs: spawning, moving, speaking, relationships, and the state request."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
 from loreweave.schemas.base import Event, event
+from loreweave.schemas.common import Id
+
+Standing = Literal["hostile", "wary", "neutral", "friendly", "ally"]
+ScheduleKind = Literal["day", "night", "wanderer"]
 
 
 @event("npc.said", key="npc_id")
@@ -15,3 +21,69 @@ class NpcSaid(Event):
     text: str = Field(max_length=4000)
     to_player: str | None = None
     tier: str = Field(default="scripted", description="The AI tier (or script) that wrote the line.")
+
+
+@event("npc.spawned", key="npc_id")
+class NpcSpawned(Event):
+    """A game server placed an NPC: who it is and where it lives, works and spends its evenings."""
+
+    npc_id: Id
+    name: str = Field(default="", max_length=64)
+    role: str = Field(default="villager", max_length=32)
+    region: Id
+    home: str | None = Field(default=None, max_length=64)
+    work: str | None = Field(default=None, max_length=64)
+    social: str | None = Field(default=None, max_length=64)
+    schedule: ScheduleKind = "day"
+    traits: list[str] = Field(default_factory=list, max_length=16)
+
+
+@event("npc.moved", key="npc_id")
+class NpcMoved(Event):
+    """An NPC went from one region to another."""
+
+    npc_id: Id
+    from_region: Id
+    to_region: Id
+    activity: str = ""
+
+
+@event("npc.activity_changed", key="npc_id")
+class NpcActivityChanged(Event):
+    """An NPC started doing something else (work, eat, sleep, socialise, shelter, wander)."""
+
+    npc_id: Id
+    activity: str
+    region: Id
+    reason: str = "schedule"
+
+
+@event("npc.relationship_changed", key="npc_id")
+class NpcRelationshipChanged(Event):
+    """An NPC's standing towards a player moved to another band."""
+
+    npc_id: Id
+    player_id: Id
+    value: float = Field(ge=-1, le=1)
+    standing: Standing
+
+
+@event("npc.get_state", key="npc_id")
+class NpcGetState(Event):
+    """Request: an NPC's current state."""
+
+    npc_id: Id
+
+
+@event("npc.state", key="npc_id")
+class NpcStateReply(Event):
+    """Reply to ``npc.get_state``."""
+
+    npc_id: str
+    name: str
+    role: str
+    region: str
+    activity: str
+    needs: dict[str, float]
+    relationships: dict[str, float]
+    memory: list[str]

@@ -1,0 +1,54 @@
+"""The AI serving layer: model tiers on Ray Serve, the AI router, and the NATS bus bridge.
+
+Actors use :class:`AIClient`; operators write ``deploy/ray-cluster/serve.yaml``.
+Ray is imported only by :mod:`loreweave.serve.deployments` (``build_app``), so an
+actor process that only asks for lines does not need it.
+"""
+
+from typing import Any
+
+from loreweave.serve.bridge import Bridge, failure_reply
+from loreweave.serve.client import AIClient, AnswerStream
+from loreweave.serve.errors import (
+    AIError,
+    BadRequest,
+    DeadlineExceeded,
+    InvalidOutput,
+    Overloaded,
+    QuotaExceeded,
+    RateLimited,
+    TierFailed,
+    Unavailable,
+)
+from loreweave.serve.limits import Quotas
+from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
+from loreweave.serve.router import Router, TierClient
+from loreweave.serve.tiers import (
+    AutoscalingConfig,
+    BridgeConfig,
+    Resources,
+    RouterConfig,
+    Sampling,
+    ServeConfig,
+    TierConfig,
+    WorldSettings,
+    load_serve_config,
+    local_profile,
+    parse_serve_config,
+)
+
+__all__ = [
+    "AIClient", "AIError", "AnswerStream", "AutoscalingConfig", "BadRequest", "Bridge", "BridgeConfig",
+    "CallContext", "DeadlineExceeded", "GenerateChunk", "GenerateRequest", "GenerateResult", "InvalidOutput",
+    "Overloaded", "QuotaExceeded", "Quotas", "RateLimited", "Resources", "Router", "RouterConfig",
+    "Sampling", "ServeConfig", "TierCall", "TierClient", "TierConfig", "TierFailed", "Unavailable",
+    "WorldSettings", "build_app", "failure_reply", "load_serve_config", "local_profile", "parse_serve_config",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "build_app":  # imports Ray
+        from loreweave.serve.deployments import build_app
+
+        return build_app
+    raise AttributeError(name)

@@ -108,7 +108,7 @@ class Bridge:
             self._subscriptions.append(
                 await self.bus.nc.subscribe(subject, queue=self.config.queue, cb=offer, pending_msgs_limit=65_536)
             )
-        await self.bus.nc.flush()
+        await self.bus.sync()  # the server knows both subscriptions before requests are sent
         logger.info("ai bridge answering on %s and %s", self.config.subject, self.config.stream_subject)
 
     async def close(self) -> None:

@@ -54,13 +54,17 @@ async def test_state_survives_a_restart_and_replays_only_what_the_snapshot_lacks
 
 
 async def test_a_duplicate_frame_id_changes_nothing(bus, start_node, world, database, effects_table) -> None:
-    actor = counter_actor(world)
-    await start_node(actor, database=database)
     frame = frame_for(PlayerMoved(player_id="p1", region="5"), world, "test")
     data = encode_frame(frame)
     # Two different Nats-Msg-Ids, so JetStream stores both copies; the claim must stop the second.
+    # Published before the actor starts, both copies arrive in its first batch; the third copy,
+    # published later, arrives in another batch.
     await bus.js.publish(frame.subject, data, headers={"Nats-Msg-Id": "copy-1"})
     await bus.js.publish(frame.subject, data, headers={"Nats-Msg-Id": "copy-2"})
+    actor = counter_actor(world)
+    await start_node(actor, database=database)
+    await eventually(lambda: actor.state.count == 1, timeout=10)
+    await bus.js.publish(frame.subject, data, headers={"Nats-Msg-Id": "copy-3"})
     await publish_moves(bus, world, range(6, 7))
     await eventually(lambda: actor.state.last_by_player.get("p0") == 6, timeout=10)
     assert actor.state.count == 2 and actor.state.total == 11

@@ -13,11 +13,11 @@ from loreweave.actors.runtime.dispatch import HandlerRunner, RecentIds
 from loreweave.actors.runtime.mailbox import KeyedMailbox
 from loreweave.actors.runtime.node import ActorNode
 from loreweave.actors.runtime.supervisor import Supervisor
-from loreweave.actors.runtime.telemetry import RuntimeInstruments, configure_telemetry, tracer
+from loreweave.actors.runtime.telemetry import RuntimeInstruments, Tally, configure_telemetry, tracer
 
 __all__ = [
     "Actor", "ActorNode", "Bus", "Context", "DLQ_STREAM", "EVENTS_STREAM", "HandlerRunner",
-    "HandlerSpec", "KeyedMailbox", "Persistence", "RecentIds", "RequestError", "RuntimeInstruments",
+    "HandlerSpec", "KeyedMailbox", "Persistence", "RecentIds", "RequestError", "RuntimeInstruments", "Tally",
     "StreamLimits", "Supervisor", "configure_telemetry", "every", "frame_for", "on", "reply",
     "tracer",
 ]

@@ -140,7 +140,9 @@ class PersistentRunner:
                 fresh = await claim_frames(conn, self.actor.name, ids) if ids else set()
                 for frame, msg in batch:
                     if frame is not None:
-                        await self._apply(frame, msg, conn, claimed=frame.id in fresh)
+                        claimed = frame.id in fresh
+                        fresh.discard(frame.id)  # a second copy in the same batch is a duplicate
+                        await self._apply(frame, msg, conn, claimed=claimed)
                 await self._save(conn, batch[-1][1])
         except HandlerFailed:
             load_state(self.actor, self._committed_state)

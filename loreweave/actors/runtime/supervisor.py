@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Awaitable, Callable
 
-from opentelemetry import metrics
+from loreweave.actors.runtime.telemetry import Tally
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class Supervisor:
 
     def __init__(
         self,
-        restarts: metrics.Counter | None = None,
+        restarts: Tally | None = None,
         initial_backoff: float = 0.1,
         max_backoff: float = 10.0,
         stable_after: float = 30.0,

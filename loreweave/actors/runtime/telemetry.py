@@ -2,54 +2,85 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Iterable, Mapping
 
 from opentelemetry import metrics, trace
 
 INSTRUMENTATION = "loreweave"
 
 
+class Tally:
+    """A monotonic count per attribute set, reported through an OpenTelemetry observable counter.
+
+    Adding is a dict increment; the SDK reads the totals only when it collects, which keeps a
+    synchronous counter's per-call cost (attribute hashing, locks) off the per-frame path.
+    """
+
+    def __init__(self) -> None:
+        self._totals: defaultdict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+
+    def add(self, amount: int, attributes: Mapping[str, str]) -> None:
+        """Count ``amount`` more for ``attributes`` (same call shape as ``Counter.add``)."""
+        self._totals[tuple(attributes.items())] += amount
+
+    def observe(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        """The observable counter's callback: every total so far."""
+        return [metrics.Observation(total, dict(key)) for key, total in list(self._totals.items())]
+
+
+_COUNTERS = {
+    "handled": ("lw.frames.handled", "{frame}", "Frames a handler completed."),
+    "failed": ("lw.frames.failed", "{attempt}", "Handler attempts that raised."),
+    "dead_lettered": ("lw.frames.dead_lettered", "{frame}", "Frames sent to lw.dlq.*."),
+    "retried": ("lw.frames.redelivered", "{frame}", "Duplicate frame ids skipped."),
+    "restarts": ("lw.actor.restarts", "{restart}", "Supervised tasks restarted."),
+    "dropped": (
+        "lw.frames.dropped", "{frame}", "Frames the NATS client dropped for a slow consumer (core subscriptions)."
+    ),
+}
+
+
 @dataclass(frozen=True)
 class RuntimeInstruments:
     """Counters and histograms every actor node records to."""
 
-    handled: metrics.Counter
-    failed: metrics.Counter
-    dead_lettered: metrics.Counter
-    retried: metrics.Counter
-    restarts: metrics.Counter
-    dropped: metrics.Counter
+    handled: Tally
+    failed: Tally
+    dead_lettered: Tally
+    retried: Tally
+    restarts: Tally
+    dropped: Tally
     handler_latency_ms: metrics.Histogram
 
     @classmethod
     def create(cls, meter: metrics.Meter | None = None) -> RuntimeInstruments:
-        """Create the instruments on ``meter`` (default: the global meter provider's)."""
+        """The instruments on ``meter`` (default: the global provider's), shared by every node.
+
+        An observable counter registered twice under one name keeps only its first callback,
+        so all nodes of a process count into one set of tallies (attributes tell actors apart).
+        """
         meter = meter or metrics.get_meter(INSTRUMENTATION)
-        return cls(
-            handled=meter.create_counter(
-                "lw.frames.handled", unit="{frame}", description="Frames a handler completed."
-            ),
-            failed=meter.create_counter(
-                "lw.frames.failed", unit="{attempt}", description="Handler attempts that raised."
-            ),
-            dead_lettered=meter.create_counter(
-                "lw.frames.dead_lettered", unit="{frame}", description="Frames sent to lw.dlq.*."
-            ),
-            retried=meter.create_counter(
-                "lw.frames.redelivered", unit="{frame}", description="Duplicate frame ids skipped."
-            ),
-            restarts=meter.create_counter(
-                "lw.actor.restarts", unit="{restart}", description="Supervised tasks restarted."
-            ),
-            dropped=meter.create_counter(
-                "lw.frames.dropped",
-                unit="{frame}",
-                description="Frames the NATS client dropped for a slow consumer (core subscriptions).",
-            ),
+        shared = _SHARED.get(id(meter))
+        if shared is not None and shared[0] is meter:
+            return shared[1]
+        tallies = {field: Tally() for field in _COUNTERS}
+        for field, (name, unit, description) in _COUNTERS.items():
+            meter.create_observable_counter(
+                name, callbacks=[tallies[field].observe], unit=unit, description=description
+            )
+        instruments = cls(
+            **tallies,
             handler_latency_ms=meter.create_histogram(
                 "lw.handler.duration", unit="ms", description="Time a handler took per frame."
             ),
         )
+        _SHARED[id(meter)] = (meter, instruments)
+        return instruments
+
+
+_SHARED: dict[int, tuple[metrics.Meter, RuntimeInstruments]] = {}
 
 
 def tracer() -> trace.Tracer:

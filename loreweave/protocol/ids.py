@@ -9,7 +9,6 @@ an effect that is re-emitted after a redelivery.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -21,8 +20,8 @@ _DECODE = {char: value for value, char in enumerate(_ALPHABET)}
 FRAME_ID_LENGTH = 26
 _RANDOM_MASK = (1 << 80) - 1
 _FRAME_ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
-# RFC 4648 base32 digits -> Crockford digits, so 80 random bits encode in one C call.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+# Every 10-bit value as two digits: 80 random bits encode in eight look-ups.
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
 
 
 def _encode(value: int) -> str:
@@ -33,9 +32,17 @@ def _encode(value: int) -> str:
     return "".join(reversed(chars))
 
 
+def _encode_random(value: int) -> str:
+    pairs = _PAIRS
+    return (
+        pairs[value >> 70 & 1023] + pairs[value >> 60 & 1023] + pairs[value >> 50 & 1023]
+        + pairs[value >> 40 & 1023] + pairs[value >> 30 & 1023] + pairs[value >> 20 & 1023]
+        + pairs[value >> 10 & 1023] + pairs[value & 1023]
+    )
+
+
 def _encode_parts(millis: int, random_part: int) -> str:
-    random_text = base64.b32encode(random_part.to_bytes(10, "big")).translate(_TO_CROCKFORD)
-    return _encode(millis)[-10:] + random_text.decode()
+    return _encode(millis)[-10:] + _encode_random(random_part)
 
 
 class _MonotonicUlid:
@@ -58,7 +65,7 @@ class _MonotonicUlid:
                 # Top bit clear leaves room to increment within the millisecond.
                 self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
             random_part, prefix = self._last_random, self._prefix
-        return prefix + base64.b32encode(random_part.to_bytes(10, "big")).translate(_TO_CROCKFORD).decode()
+        return prefix + _encode_random(random_part)
 
 
 _generator = _MonotonicUlid()

@@ -11,6 +11,7 @@ subject is caught where it is made rather than on the wire.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ def check_world(world: str) -> str:
     return world
 
 
+@functools.lru_cache(maxsize=8192)
 def event_subject(world: str, event_type: str) -> str:
     """Build the subject for an event type (``npc.said``) in a world: ``lw.w1.npc.said``."""
     domain, _, event = event_type.partition(".")

@@ -4,8 +4,10 @@ Importing this package declares every built-in event in :data:`registry`.
 """
 
 from loreweave.schemas import (  # noqa: F401  (declares events)
+    ai,
     capabilities,
     clock,
+    kb,
     language,
     narrative,
     npc,
@@ -19,6 +21,7 @@ from loreweave.schemas import (  # noqa: F401  (declares events)
     weather,
     world,
 )
+from loreweave.schemas.ai import GenerateChunk, GenerateRequest, GenerateResult, RequestClass
 from loreweave.schemas.base import Event, event
 from loreweave.schemas.capabilities import (
     ActorEntry,
@@ -41,6 +44,7 @@ from loreweave.schemas.clock import (
     Season,
 )
 from loreweave.schemas.export import ENVELOPE_SCHEMA, asyncapi_document, event_schema, export_schemas
+from loreweave.schemas.kb import LoreContext, LoreContextRequest, LoreHits, LoreSearch
 from loreweave.schemas.language import (
     LanguageGlossaryAdded,
     LanguageLocalized,
@@ -133,6 +137,14 @@ from loreweave.schemas.world import (
 )
 
 __all__ = [
+    "GenerateChunk",
+    "GenerateRequest",
+    "GenerateResult",
+    "LoreContext",
+    "LoreContextRequest",
+    "LoreHits",
+    "LoreSearch",
+    "RequestClass",
     "ENVELOPE_SCHEMA",
     "QOS_LEVELS",
     "SEASONS",

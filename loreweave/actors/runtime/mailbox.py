@@ -25,7 +25,8 @@ class KeyedMailbox(Generic[T]):
             raise ValueError("capacity must be >= 1")
         self._handler = handler
         self._capacity = capacity
-        self._room = asyncio.Semaphore(capacity)
+        self._room = asyncio.Event()
+        self._room.set()
         self._queues: dict[Hashable, deque[T]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._held = 0
@@ -49,7 +50,9 @@ class KeyedMailbox(Generic[T]):
 
     async def put(self, key: Hashable, item: T) -> None:
         """Queue ``item`` behind earlier items of ``key``; wait while the mailbox is full."""
-        await self._room.acquire()
+        while self._held >= self._capacity:
+            self._room.clear()
+            await self._room.wait()
         self._held += 1
         self._idle.clear()
         queue = self._queues.get(key)
@@ -73,7 +76,7 @@ class KeyedMailbox(Generic[T]):
                 finally:
                     queue.popleft()
                     self._held -= 1
-                    self._room.release()
+                    self._room.set()
         finally:
             del self._queues[key]
             if self._held == 0:

@@ -1,0 +1,155 @@
+"""``loreweave run`` (host any subset of actors) and ``loreweave simulate`` (play a world).
+
+Both are thin: :func:`run_actors` and :func:`run_world` do the work and can be called from
+tests and from ``loreweave up``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from loreweave.actors.catalog import build_actors, parse_actor_names
+from loreweave.actors.runtime import ActorNode, Bus, configure_telemetry
+from loreweave.config import Settings, load_settings
+from loreweave.embedded import nats_url
+from loreweave.simulate import SimulationReport, simulate
+
+#: Heartbeat interval of actors hosted by ``simulate``: short, so the report's counts are fresh.
+SIMULATION_HEARTBEAT_S = 1.0
+
+
+def _configured_url(settings: Settings) -> str | None:
+    """LOREWEAVE_NATS_URL, else the server a running ``loreweave up`` recorded, else none (embedded)."""
+    if settings.nats_url:
+        return settings.nats_url
+    recorded = settings.data_dir / "nats.url"
+    return recorded.read_text().strip() if recorded.is_file() else None
+
+
+async def _node(url: str, names: list[str], seed: int, settings: Settings | None, **build: Any) -> ActorNode:
+    settings = settings or load_settings({})
+    bus = await Bus.connect(url, name=f"loreweave-run:{','.join(names)}"[:120], max_frame_bytes=settings.max_frame_bytes)
+    actors = build_actors(names, seed, **build)
+    return ActorNode(bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts)
+
+
+async def run_actors(
+    url: str,
+    actor_names: list[str],
+    seed: int = 0,
+    *,
+    stop_after_s: float | None = None,
+    quests_dir: Path | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Host the named actors on the bus at ``url`` until SIGTERM/SIGINT (or ``stop_after_s``)."""
+    node = await _node(url, parse_actor_names(actor_names), seed, settings, quests_dir=quests_dir, options=options)
+    if stop_after_s is not None:
+        asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
+    await node.run_until_signalled()
+
+
+async def run_world(
+    nats_url: str,
+    actor_names: list[str],
+    players: int,
+    minutes: float,
+    seed: int = 0,
+    *,
+    progress: bool = False,
+    world: str | None = None,
+    clock_speed: float = 30.0,
+    think_s: float = 1.0,
+    close_world: bool = True,
+    quests_dir: Path | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    settings: Settings | None = None,
+    console: Console | None = None,
+) -> SimulationReport | None:
+    """Host the named actors and play the world with ``players`` players for ``minutes`` real minutes.
+
+    With ``players == 0`` the actors run until SIGTERM/SIGINT and nothing is returned.
+    """
+    names = parse_actor_names(actor_names)
+    if players <= 0:
+        await run_actors(nats_url, names, seed, quests_dir=quests_dir, options=options, settings=settings)
+        return None
+    node = await _node(nats_url, names, seed, settings, quests_dir=quests_dir, options=options,
+                       heartbeat_s=SIMULATION_HEARTBEAT_S)
+    await node.start()
+    try:
+        return await simulate(
+            nats_url, players, minutes, seed, progress, world=world, clock_speed=clock_speed, think_s=think_s,
+            handled_wait_s=SIMULATION_HEARTBEAT_S * 3, close_world=close_world, console=console,
+        )
+    finally:
+        await node.stop()
+
+
+@click.command("run")
+@click.option("--actors", "actor_spec", default="all", show_default=True,
+              help="Comma-separated actor names, or 'all'.")
+@click.option("--seed", default=0, show_default=True, help="Seed of every random choice.")
+@click.option("--quests", "quests_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of quest files (default: examples/quests).")
+@click.option("--for", "stop_after_s", type=float, default=None, help="Stop after this many seconds.")
+def run_command(actor_spec: str, seed: int, quests_dir: Path | None, stop_after_s: float | None) -> None:
+    """Host a set of actors in this process (a deployment spreads them across processes and hosts)."""
+    settings = load_settings()
+    names = parse_actor_names(actor_spec)
+    configure_telemetry(settings.otel_exporter, "loreweave-run")
+
+    async def main() -> None:
+        async with nats_url(_configured_url(settings), settings.data_dir) as url:
+            click.echo(f"loreweave: running {', '.join(names)} on {url}")
+            await run_actors(url, names, seed, stop_after_s=stop_after_s, quests_dir=quests_dir, settings=settings)
+
+    asyncio.run(main())
+
+
+@click.command("simulate")
+@click.option("--players", default=20, show_default=True, help="Simulated players.")
+@click.option("--minutes", default=1.0, show_default=True, help="Real minutes of play.")
+@click.option("--seed", default=0, show_default=True, help="Seed of every random choice.")
+@click.option("--actors", "actor_spec", default="all", show_default=True,
+              help="Actors to host here ('all', a comma-separated list, or 'none' to play against "
+                   "actors already running on the bus).")
+@click.option("--speed", "clock_speed", default=30.0, show_default=True, help="Game minutes per real second.")
+@click.option("--think", "think_s", default=1.0, show_default=True, help="Mean seconds between a player's actions.")
+@click.option("--world", default=None, help="World id (default: a fresh one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+def simulate_command(
+    players: int, minutes: float, seed: int, actor_spec: str, clock_speed: float, think_s: float,
+    world: str | None, as_json: bool,
+) -> None:
+    """Play a world as a game server: players join, move, talk, quest, buy and leave; then report."""
+    settings = load_settings()
+    console = Console(stderr=as_json)
+    configure_telemetry(settings.otel_exporter, "loreweave-simulate")
+
+    async def main() -> SimulationReport | None:
+        async with nats_url(_configured_url(settings), settings.data_dir) as url:
+            if actor_spec.strip() == "none":
+                return await simulate(url, players, minutes, seed, True, world=world, clock_speed=clock_speed,
+                                      think_s=think_s, console=console)
+            return await run_world(
+                url, parse_actor_names(actor_spec), players, minutes, seed, progress=True, world=world,
+                clock_speed=clock_speed, think_s=think_s, settings=settings, console=console,
+            )
+
+    report = asyncio.run(main())
+    if report is None:
+        return
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        console.print(report.table())

@@ -83,16 +83,22 @@ async def run_up(
         )
         click.echo(f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors)}")
         click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")
-        if players > 0:
-            background.append(asyncio.create_task(_simulate(url, players, seed)))
         if stop_after_s is not None:
             asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
         try:
-            await node.run_until_signalled()
+            await node.run_until_signalled(
+                on_started=lambda: _start_simulator(background, url, players, seed)
+            )
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+
+
+def _start_simulator(background: list[asyncio.Task[Any]], url: str, players: int, seed: int) -> None:
+    # Only once every actor has subscribed, so the simulator's first frames are not missed.
+    if players > 0:
+        background.append(asyncio.create_task(_simulate(url, players, seed)))
 
 
 async def _simulate(url: str, players: int, seed: int) -> None:

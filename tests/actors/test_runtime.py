@@ -371,3 +371,58 @@ async def test_durable_actor_redelivers_after_a_crash_without_duplicate_effects(
     sub = await bus.js.subscribe(f"lw.{world}.npc.said", ordered_consumer=True)
     texts = [bus.decode((await sub.next_msg(timeout=2)).data).payload.text for _ in range(total)]
     assert texts == [f"saw {n}" for n in range(total)]
+
+
+async def test_one_key_never_runs_in_two_handlers_of_an_actor_at_once(bus, start_node, world) -> None:
+    from loreweave.schemas import PlayerLeft
+
+    active: dict[str, int] = {}
+    overlaps = 0
+    handled = 0
+
+    class Sessions(Actor):
+        name = f"sessions-{world}"
+
+        async def _enter(self, player: str) -> None:
+            nonlocal overlaps, handled
+            active[player] = active.get(player, 0) + 1
+            overlaps += active[player] > 1
+            await asyncio.sleep(random.random() / 500)
+            active[player] -= 1
+            handled += 1
+
+        @on(f"lw.{world}.player.joined")
+        async def joined(self, event: PlayerJoined, ctx: Context) -> None:
+            await self._enter(event.player_id)
+
+        @on(f"lw.{world}.player.left")
+        async def left(self, event: PlayerLeft, ctx: Context) -> None:
+            await self._enter(event.player_id)
+
+    await start_node(Sessions())
+    for _ in range(20):
+        for player in ("p1", "p2"):
+            await bus.emit(PlayerJoined(player_id=player), world, source="test")
+            await bus.emit(PlayerLeft(player_id=player), world, source="test")
+    await eventually(lambda: handled == 80)
+    assert overlaps == 0
+
+
+async def test_handlers_with_overlapping_patterns_each_get_every_frame(bus, start_node, world) -> None:
+    seen = {"any": 0, "moved": 0}
+
+    class Overlap(Actor):
+        name = f"overlap-{world}"
+
+        @on(f"lw.{world}.player.>")
+        async def any_player(self, event: Any, ctx: Context) -> None:
+            seen["any"] += 1
+
+        @on(f"lw.{world}.player.moved")
+        async def moved(self, event: PlayerMoved, ctx: Context) -> None:
+            seen["moved"] += 1
+
+    await start_node(Overlap())
+    for number in range(30):
+        await bus.emit(PlayerMoved(player_id=f"p{number}", region="r"), world, source="test")
+    await eventually(lambda: seen == {"any": 30, "moved": 30})

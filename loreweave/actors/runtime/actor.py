@@ -56,8 +56,11 @@ def on(
     Args:
         pattern: NATS subject pattern, e.g. ``lw.*.player.joined`` or ``lw.w1.npc.>``.
         key: what orders handling: a payload field name, a function of the frame, or
-            ``None`` for the event's declared key (else the world). Frames with the
-            same key run one at a time in arrival order; other keys run concurrently.
+            ``None`` for the event's declared key (else the world). Frames with the same
+            key never run at the same time in any of the actor's handlers, and run in
+            arrival order within one handler; other keys run concurrently. To keep the
+            order of several event types for one key, take them in one handler
+            (``lw.*.player.>``) or make the actor persistent (one ordered consumer).
         durable: consume through a JetStream durable consumer: acknowledged only after
             the handler succeeds, redelivered after a crash, duplicate frame ids skipped.
         deliver: for a new durable consumer, replay ``all`` retained frames or only ``new`` ones.

@@ -23,6 +23,20 @@ from loreweave.schemas import ErrorReply
 logger = logging.getLogger(__name__)
 
 Delivery = tuple[Frame, Msg]
+#: What an actor's mailbox holds: the handler to run, and its frame and message.
+MailItem = tuple["HandlerRunner", Frame, Msg]
+
+
+async def run_mail(item: MailItem) -> None:
+    """The mailbox handler shared by every handler of an actor: run the item's handler."""
+    runner, frame, msg = item
+    await runner._process((frame, msg))
+
+
+def actor_mailbox(capacity: int) -> KeyedMailbox[MailItem]:
+    """A mailbox for all the handlers of one actor: frames with the same key, whichever
+    handler takes them, run one at a time in arrival order."""
+    return KeyedMailbox(run_mail, capacity)
 
 
 class RecentIds:
@@ -55,6 +69,7 @@ class HandlerRunner:
         capacity: int,
         attempts: int,
         retry_backoff_s: float = 0.05,
+        mailbox: KeyedMailbox[MailItem] | None = None,
     ) -> None:
         self.actor = actor
         self.spec = spec
@@ -62,7 +77,7 @@ class HandlerRunner:
         self.instruments = instruments
         self.attempts = 1 if spec.kind == "request" else attempts
         self.retry_backoff_s = retry_backoff_s
-        self.mailbox: KeyedMailbox[Delivery] = KeyedMailbox(self._process, capacity)
+        self.mailbox = mailbox if mailbox is not None else actor_mailbox(capacity)
         self.recent = RecentIds()
         self._fn: Callable[..., Awaitable[Any]] = getattr(actor, spec.method)
         self._span_name = f"{actor.name}.{spec.method}"
@@ -87,14 +102,14 @@ class HandlerRunner:
     async def offer(self, msg: Msg) -> None:
         """Decode a message and queue it for its key; dead-letter it if it cannot be decoded.
 
-        Waits while the handler's mailbox is full (backpressure).
+        Waits while the actor's mailbox is full (backpressure).
         """
         try:
             frame = self.bus.decode(msg.data)
         except FrameError as exc:
             await self._dead_letter(msg, exc.code, str(exc))
             return
-        await self.mailbox.put(self._key(frame), (frame, msg))
+        await self.mailbox.put(self._key(frame), (self, frame, msg))
 
     async def dead_letter(self, msg: Msg, reason: str, error: str) -> None:
         """Keep an unhandled frame on ``lw.dlq.<reason>`` and count it (no ack, no reply)."""
@@ -126,11 +141,14 @@ class HandlerRunner:
         started = time.perf_counter()
         try:
             result = await self._fn(frame.payload, ctx)
+        except LoreweaveError as exc:
+            if self.spec.kind != "request":
+                self._failed(frame, span, exc)
+            else:  # a refused request is an answer, not a failure
+                logger.info("%s refused frame %s: %s", self._span_name, frame.id, exc)
+            raise
         except Exception as exc:
-            self.instruments.failed.add(1, self._attributes)
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, repr(exc)))
-            logger.error("%s failed on frame %s: %r", self._span_name, frame.id, exc)
+            self._failed(frame, span, exc)
             raise
         finally:
             if token is not None:
@@ -139,6 +157,12 @@ class HandlerRunner:
         self.instruments.handler_latency_ms.record((time.perf_counter() - started) * 1000, self._attributes)
         self.instruments.handled.add(1, self._attributes)
         return result
+
+    def _failed(self, frame: Frame, span: trace.Span, exc: Exception) -> None:
+        self.instruments.failed.add(1, self._attributes)
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, repr(exc)))
+        logger.error("%s failed on frame %s: %r", self._span_name, frame.id, exc)
 
     async def _process(self, delivery: Delivery) -> None:
         frame, msg = delivery

@@ -6,14 +6,15 @@ import asyncio
 import logging
 import re
 import signal
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from loreweave.actors.runtime.actor import Actor, HandlerSpec
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
-from loreweave.actors.runtime.dispatch import HandlerRunner
+from loreweave.actors.runtime.dispatch import HandlerRunner, MailItem, actor_mailbox
+from loreweave.actors.runtime.mailbox import KeyedMailbox
 from loreweave.actors.runtime.supervisor import Supervisor
 from loreweave.actors.runtime.telemetry import RuntimeInstruments
 from loreweave.protocol.errors import ConfigError
@@ -64,6 +65,7 @@ class ActorNode:
         self.database = database
         self.runners: list[HandlerRunner] = []
         self.persistent: list[asyncio.Task[None]] = []
+        self.mailboxes: dict[str, KeyedMailbox[MailItem]] = {}
         self._subscriptions: list[Subscription] = []
         self._pulls: list[Subscription] = []
         self._stopping = asyncio.Event()
@@ -111,8 +113,12 @@ class ActorNode:
         if spec.kind == "timer":
             self.supervisor.start(f"{actor.name}.{spec.method}", lambda: self._timer(actor, spec))
             return
+        mailbox = self.mailboxes.get(actor.name)
+        if mailbox is None:
+            mailbox = self.mailboxes[actor.name] = actor_mailbox(self.capacity)
         runner = HandlerRunner(
-            actor, spec, self.bus, self.instruments, capacity=self.capacity, attempts=self.attempts
+            actor, spec, self.bus, self.instruments, capacity=self.capacity, attempts=self.attempts,
+            mailbox=mailbox,
         )
         self.runners.append(runner)
         if spec.durable:
@@ -131,8 +137,11 @@ class ActorNode:
             self._pulls.append(pull)
             self.supervisor.start(f"{durable}.pull", lambda: self._pull(runner, pull))
             return
+        # One queue group per handler: instances of the actor share its frames, while two of
+        # its handlers with overlapping patterns each still get every frame.
+        queue = _DURABLE_UNSAFE.sub("_", f"{actor.name}.{spec.method}.{spec.pattern}")
         sub = await self.bus.nc.subscribe(
-            spec.pattern, queue=actor.name, cb=runner.offer, pending_msgs_limit=self.capacity * 8
+            spec.pattern, queue=queue, cb=runner.offer, pending_msgs_limit=self.capacity * 8
         )
         self._subscriptions.append(sub)
 
@@ -177,13 +186,14 @@ class ActorNode:
                 await pull.unsubscribe()
             except Exception:
                 logger.debug("pull unsubscribe failed", exc_info=True)
+        names = list(self.mailboxes)
         results = await asyncio.gather(
-            *(runner.mailbox.join(self.drain_timeout_s) for runner in self.runners)
+            *(self.mailboxes[name].join(self.drain_timeout_s) for name in names)
         )
-        for runner, drained in zip(self.runners, results):
+        for name, drained in zip(names, results):
             if not drained:
-                logger.warning("%s.%s did not drain in time", runner.actor.name, runner.spec.method)
-                await runner.mailbox.cancel()
+                logger.warning("%s did not drain in time", name)
+                await self.mailboxes[name].cancel()
         for actor in reversed(self.actors):
             try:
                 await actor.on_stop()
@@ -193,13 +203,18 @@ class ActorNode:
         self._started = False
         logger.info("node stopped")
 
-    async def run_until_signalled(self) -> None:
-        """Start, run until SIGTERM or SIGINT (or :meth:`request_stop`), then stop gracefully."""
+    async def run_until_signalled(self, on_started: Callable[[], None] | None = None) -> None:
+        """Start, run until SIGTERM or SIGINT (or :meth:`request_stop`), then stop gracefully.
+
+        ``on_started`` is called once every actor has subscribed.
+        """
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop)
         try:
             await self.start()
+            if on_started is not None:
+                on_started()
             await self._stopping.wait()
         finally:
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -426,3 +426,27 @@ async def test_handlers_with_overlapping_patterns_each_get_every_frame(bus, star
     for number in range(30):
         await bus.emit(PlayerMoved(player_id=f"p{number}", region="r"), world, source="test")
     await eventually(lambda: seen == {"any": 30, "moved": 30})
+
+
+async def test_a_bad_frame_seen_by_several_actors_is_kept_once_in_the_dlq(bus, start_node, world) -> None:
+    def sink(index: int) -> Actor:
+        class Sink(Actor):
+            name = f"sink{index}-{world}"
+
+            @on(f"lw.{world}.player.>")
+            async def any_player(self, event: Any, ctx: Context) -> None:
+                pass
+
+        return Sink()
+
+    await start_node(sink(1), sink(2), sink(3))
+    marker = f"not a frame {world}".encode()
+    info = await bus.js.stream_info("LOREWEAVE_DLQ")
+    before = info.state.messages
+    counted = counter_value("lw.frames.dead_lettered", **{"lw.reason": "malformed"})
+    await bus.nc.publish(f"lw.{world}.player.joined", marker)
+    await eventually(
+        lambda: counter_value("lw.frames.dead_lettered", **{"lw.reason": "malformed"}) == counted + 3
+    )
+    info = await bus.js.stream_info("LOREWEAVE_DLQ")
+    assert info.state.messages == before + 1

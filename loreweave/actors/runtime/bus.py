@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from loreweave.protocol import (
     DLQ_REASON,
     DLQ_SUBJECT,
     ERROR_CODE,
+    MSG_ID,
     Frame,
     LoreweaveError,
     check_publish_subject,
@@ -225,7 +227,11 @@ class Bus:
 
     async def dead_letter(self, data: bytes, subject: str, reason: str, error: str) -> None:
         """Keep an undeliverable frame's raw bytes on ``lw.dlq.<reason>`` with the error."""
+        # Every actor subscribed to the subject dead-letters the same bad frame; a content-derived
+        # id lets the DLQ stream keep one copy.
+        digest = hashlib.blake2b(data + b"\0" + subject.encode() + b"\0" + reason.encode(), digest_size=16)
         headers: dict[str, Any] = {
+            MSG_ID: f"dlq-{digest.hexdigest()}",
             DLQ_REASON: reason,
             DLQ_ERROR: error[:1024].replace("\r", " ").replace("\n", " "),
             DLQ_SUBJECT: subject,

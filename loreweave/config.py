@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
+
+import yaml
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,3 +73,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         error = exc.errors()[0]
         name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else ENV_PREFIX
         raise ConfigError(name, f"{error['msg']} (got {error.get('input')!r})") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML configuration file.
+
+    Raises:
+        ConfigError: naming the file, when it cannot be read or is not valid YAML.
+    """
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
+
+
+def validation_error(exc: ValidationError, root: str) -> ConfigError:
+    """The first error of a pydantic validation as a :class:`ConfigError` naming the dotted field."""
+    error = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in error["loc"]) or root
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        reason = "is not a known field"
+    elif error["type"] not in ("value_error", "assertion_error"):
+        reason = f"{reason}, got {error.get('input')!r}"
+    return ConfigError(field, reason)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
+from loreweave.config import read_yaml
 from loreweave.protocol.errors import ConfigError
 
 
@@ -98,12 +98,7 @@ def load_replica_demands(path: Path) -> list[ReplicaDemand]:
     Raises:
         ConfigError: for an unreadable file, bad YAML, or a refused value (field named).
     """
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
+    document = read_yaml(path)
     if not isinstance(document, Mapping) or not isinstance(document.get("applications"), list):
         raise ConfigError("applications", "must be a non-empty list of Serve applications")
     if any(isinstance(app, Mapping) and app.get("import_path") == "loreweave.serve.deployments:build_app"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from loreweave.config import read_yaml, validation_error
 from loreweave.ops.prices import instance_price
 from loreweave.protocol.errors import ConfigError
 
@@ -162,14 +162,7 @@ def parse_stack(data: Mapping[str, Any]) -> StackSpec:
     try:
         return StackSpec.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in error["loc"]) or "stack"
-        reason = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            reason = "is not a known field"
-        elif error["type"] != "value_error":
-            reason = f"{reason}, got {error.get('input')!r}"
-        raise ConfigError(field, reason) from None
+        raise validation_error(exc, "stack") from None
 
 
 def load_stack(path: Path) -> StackSpec:
@@ -178,12 +171,7 @@ def load_stack(path: Path) -> StackSpec:
     Raises:
         ConfigError: for an unreadable file, bad YAML, or a refused value (field named).
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if not isinstance(data, Mapping):
         raise ConfigError(str(path), "must be a mapping with 'name' and 'region'")
     return parse_stack(data)

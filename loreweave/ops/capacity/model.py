@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loreweave.config import read_yaml, validation_error
 from loreweave.ops.prices import InstancePrice, Market, instance_price
 from loreweave.protocol.errors import ConfigError
 
@@ -195,14 +195,7 @@ def parse_capacity_model(data: Mapping[str, Any]) -> CapacityModel:
     try:
         return CapacityModel.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in error["loc"]) or "model"
-        reason = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            reason = "is not a known field"
-        elif error["type"] not in ("value_error", "assertion_error"):
-            reason = f"{reason}, got {error.get('input')!r}"
-        raise ConfigError(field, reason) from None
+        raise validation_error(exc, "model") from None
 
 
 def load_capacity_model(path: Path) -> CapacityModel:
@@ -211,12 +204,7 @@ def load_capacity_model(path: Path) -> CapacityModel:
     Raises:
         ConfigError: for an unreadable file, bad YAML, or a refused value (field named).
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if not isinstance(data, Mapping):
         raise ConfigError(str(path), "must be a mapping with 'tiers'")
     return parse_capacity_model(data)

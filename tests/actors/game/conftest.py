@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from loreweave.actors.runtime import Bus, frame_for
 from loreweave.protocol import Frame
 from loreweave.schemas import Event, RegionSpec, WorldOpened
+from tests.actors.conftest import eventually  # noqa: F401  (shared with the game tests)
 
 E = TypeVar("E", bound=Event)
 
@@ -54,18 +54,6 @@ async def ask(bus: Bus, world: str, request: Event, timeout: float = 3.0) -> Any
     return reply.payload
 
 
-async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Wait until ``check()`` is true, failing the test after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 def small_map(clock_speed: float | None = None) -> WorldOpened:

@@ -82,6 +82,7 @@ class HandlerRunner:
         self._fn: Callable[..., Awaitable[Any]] = getattr(actor, spec.method)
         self._span_name = f"{actor.name}.{spec.method}"
         self._attributes = {"lw.actor": actor.name, "lw.handler": spec.method}
+        self._attributes_key = tuple(self._attributes.items())
         self._key = self._key_function(spec)
         self._tracer = tracer()
         # With no SDK installed, skip span bookkeeping altogether on the hot path.
@@ -155,7 +156,7 @@ class HandlerRunner:
                 otel_context.detach(token)
                 span.end()
         self.instruments.handler_latency_ms.record((time.perf_counter() - started) * 1000, self._attributes)
-        self.instruments.handled.add(1, self._attributes)
+        self.instruments.handled.add_key(1, self._attributes_key)
         return result
 
     def _failed(self, frame: Frame, span: trace.Span, exc: Exception) -> None:

@@ -25,6 +25,10 @@ class Tally:
         """Count ``amount`` more for ``attributes`` (same call shape as ``Counter.add``)."""
         self._totals[tuple(attributes.items())] += amount
 
+    def add_key(self, amount: int, key: tuple[tuple[str, str], ...]) -> None:
+        """:meth:`add` with the attributes already as a tuple of pairs (hot paths build it once)."""
+        self._totals[key] += amount
+
     def observe(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         """The observable counter's callback: every total so far."""
         return [metrics.Observation(total, dict(key)) for key, total in list(self._totals.items())]

@@ -7,16 +7,18 @@ tests and from ``loreweave up``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from loreweave.actors.catalog import build_actors, parse_actor_names
+from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
 from loreweave.actors.runtime import ActorNode, Bus, configure_telemetry
 from loreweave.config import Settings, load_settings
+from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
 from loreweave.simulate import SimulationReport, simulate
 
@@ -32,11 +34,26 @@ def _configured_url(settings: Settings) -> str | None:
     return recorded.read_text().strip() if recorded.is_file() else None
 
 
-async def _node(url: str, names: list[str], seed: int, settings: Settings | None, **build: Any) -> ActorNode:
+@contextlib.asynccontextmanager
+async def database_for(names: list[str], settings: Settings) -> AsyncIterator[Database | None]:
+    """The migrated database when one of the actors keeps persistent state, else None."""
+    if not any(ACTORS[name].State is not None for name in names):
+        yield None
+        return
+    async with open_database(settings) as database:
+        yield database
+
+
+async def _node(
+    url: str, names: list[str], seed: int, settings: Settings | None, database: Database | None = None,
+    **build: Any,
+) -> ActorNode:
     settings = settings or load_settings({})
     bus = await Bus.connect(url, name=f"loreweave-run:{','.join(names)}"[:120], max_frame_bytes=settings.max_frame_bytes)
     actors = build_actors(names, seed, **build)
-    return ActorNode(bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts)
+    return ActorNode(
+        bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database
+    )
 
 
 async def run_actors(
@@ -48,9 +65,15 @@ async def run_actors(
     quests_dir: Path | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     settings: Settings | None = None,
+    database: Database | None = None,
 ) -> None:
-    """Host the named actors on the bus at ``url`` until SIGTERM/SIGINT (or ``stop_after_s``)."""
-    node = await _node(url, parse_actor_names(actor_names), seed, settings, quests_dir=quests_dir, options=options)
+    """Host the named actors on the bus at ``url`` until SIGTERM/SIGINT (or ``stop_after_s``).
+
+    Persistent actors need ``database``.
+    """
+    node = await _node(
+        url, parse_actor_names(actor_names), seed, settings, database, quests_dir=quests_dir, options=options
+    )
     if stop_after_s is not None:
         asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
     await node.run_until_signalled()
@@ -72,6 +95,7 @@ async def run_world(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     settings: Settings | None = None,
     console: Console | None = None,
+    database: Database | None = None,
 ) -> SimulationReport | None:
     """Host the named actors and play the world with ``players`` players for ``minutes`` real minutes.
 
@@ -79,9 +103,11 @@ async def run_world(
     """
     names = parse_actor_names(actor_names)
     if players <= 0:
-        await run_actors(nats_url, names, seed, quests_dir=quests_dir, options=options, settings=settings)
+        await run_actors(
+            nats_url, names, seed, quests_dir=quests_dir, options=options, settings=settings, database=database
+        )
         return None
-    node = await _node(nats_url, names, seed, settings, quests_dir=quests_dir, options=options,
+    node = await _node(nats_url, names, seed, settings, database, quests_dir=quests_dir, options=options,
                        heartbeat_s=SIMULATION_HEARTBEAT_S)
     await node.start()
     try:
@@ -108,8 +134,12 @@ def run_command(actor_spec: str, seed: int, quests_dir: Path | None, stop_after_
 
     async def main() -> None:
         async with nats_url(_configured_url(settings), settings.data_dir) as url:
-            click.echo(f"loreweave: running {', '.join(names)} on {url}")
-            await run_actors(url, names, seed, stop_after_s=stop_after_s, quests_dir=quests_dir, settings=settings)
+            async with database_for(names, settings) as database:
+                click.echo(f"loreweave: running {', '.join(names)} on {url}")
+                await run_actors(
+                    url, names, seed, stop_after_s=stop_after_s, quests_dir=quests_dir, settings=settings,
+                    database=database,
+                )
 
     asyncio.run(main())
 
@@ -139,10 +169,13 @@ def simulate_command(
             if actor_spec.strip() == "none":
                 return await simulate(url, players, minutes, seed, True, world=world, clock_speed=clock_speed,
                                       think_s=think_s, console=console)
-            return await run_world(
-                url, parse_actor_names(actor_spec), players, minutes, seed, progress=True, world=world,
-                clock_speed=clock_speed, think_s=think_s, settings=settings, console=console,
-            )
+            names = parse_actor_names(actor_spec)
+            async with database_for(names, settings) as database:
+                return await run_world(
+                    url, names, players, minutes, seed, progress=True, world=world,
+                    clock_speed=clock_speed, think_s=think_s, settings=settings, console=console,
+                    database=database,
+                )
 
     report = asyncio.run(main())
     if report is None:

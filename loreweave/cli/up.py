@@ -20,11 +20,25 @@ from loreweave.embedded import nats_url
 logger = logging.getLogger("loreweave.up")
 
 
-def game_actors(seed: int) -> list[Actor]:
-    """Every game actor of the catalog, built with ``seed``."""
+def game_actors(seed: int, writer_bus: Bus | None = None) -> list[Actor]:
+    """Every game actor of the catalog, built with ``seed``.
+
+    With ``writer_bus``, NPC lines are asked of the AI layer (``lw.ai.generate``, with lore from
+    the knowledge base) and fall back to the script when no AI bridge answers in time.
+    """
     from loreweave.actors import catalog
 
-    return list(catalog.build_actors(list(catalog.ACTORS), seed=seed))
+    options: dict[str, dict[str, Any]] = {}
+    if writer_bus is not None:
+        try:
+            from loreweave.actors.npc.bus_dialogue import BusDialogue
+            from loreweave.actors.npc.dialogue import FallbackDialogue, ScriptedDialogue
+
+            writer = FallbackDialogue(BusDialogue(writer_bus), ScriptedDialogue(seed), timeout_s=2.0)
+            options["npc"] = {"writer": writer}
+        except ImportError as exc:
+            logger.warning("NPCs speak from the script only (%s): install loreweave[serve]", exc)
+    return list(catalog.build_actors(list(catalog.ACTORS), seed=seed, options=options))
 
 
 def knowledge_base(database: Database) -> Any | None:
@@ -68,7 +82,8 @@ async def run_up(
     """Run the world until SIGTERM/SIGINT (or ``stop_after_s``)."""
     async with world_services(settings) as (url, database):
         click.echo(f"loreweave: bus at {url}; database migrated")
-        actors: list[Actor] = [*game_actors(seed), Journal()]
+        writer_bus = await Bus.connect(url, name="loreweave-npc-writer")
+        actors: list[Actor] = [*game_actors(seed, writer_bus), Journal()]
         background: list[asyncio.Task[Any]] = []
         kb = knowledge_base(database)
         if kb is not None:
@@ -93,6 +108,7 @@ async def run_up(
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await writer_bus.close()
 
 
 def _start_simulator(background: list[asyncio.Task[Any]], url: str, players: int, seed: int) -> None:

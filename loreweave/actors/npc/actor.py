@@ -158,7 +158,7 @@ class Npc(GameActor[NpcActorState]):
             standing=standing(value), player_id=player_id, player_text=text,
             place=w.region_names.get(npc.region, npc.region), weather=w.weather.get(npc.region, "clear"),
             memory=tuple(npc.memory[-3:]), traits=tuple(npc.traits), content_rating=w.content_rating,
-            tier=self._tier(w), turn=npc.turns,
+            tier=self._tier(w), turn=npc.turns, world=ctx.frame.world,
         )
         writer = self.scripted if request.tier == "scripted" or purpose == "asleep" else self.writer
         line = await writer.line(request)

@@ -35,6 +35,7 @@ class DialogueRequest:
     content_rating: str = "teen"
     tier: str = "scripted"
     turn: int = 0
+    world: str = ""
 
 
 @dataclass(frozen=True)

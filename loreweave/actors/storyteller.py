@@ -21,7 +21,9 @@ import random
 from pydantic import BaseModel, Field
 
 from loreweave.actors.base import GameActor
-from loreweave.actors.runtime import Context, on
+from loreweave.actors.runtime import Context, frame_for, on
+from loreweave.protocol import LoreweaveError
+from loreweave.schemas.kb import LoreSearch
 from loreweave.schemas import (
     ClockDusk,
     ClockSeason,
@@ -120,8 +122,12 @@ class Storyteller(GameActor[StoryState]):
         hook_below: float = 0.35,
         hook_every_hours: int = 6,
         heartbeat_s: float = 5.0,
+        lore_timeout_s: float | None = None,
     ) -> None:
         super().__init__(StoryState(), seed=seed, heartbeat_s=heartbeat_s)
+        #: When set, each beat asks the knowledge base (``lw.rpc.<world>.kb.search``) for a lore
+        #: fact to weave in, waiting at most this long.
+        self.lore_timeout_s = lore_timeout_s
         self.arc_days = arc_days
         self.max_beats_per_hour = max_beats_per_hour
         self.hook_below = hook_below
@@ -144,7 +150,27 @@ class Storyteller(GameActor[StoryState]):
         if not always and w.hour_beats >= self.max_beats_per_hour:
             return
         w.hour_beats += 1
+        if self.lore_timeout_s is not None:
+            fact = await self._lore_fact(ctx.frame.world, text)
+            if fact is not None:
+                title, sentence = fact
+                text = f"{text} The old tales of {title} tell it so: \"{sentence}\""
+                tags = (*tags, f"lore:{title}")
         await ctx.emit(NarrativeBeat(text=text, tension=w.tension, tags=list(tags), kind=kind, region=region))
+
+    async def _lore_fact(self, world: str, about: str) -> tuple[str, str] | None:
+        """The title and first sentence of the lore chunk nearest to ``about``, if the lore actor answers."""
+        assert self.lore_timeout_s is not None
+        search = LoreSearch(query=about[:2000], k=1)
+        try:
+            reply = await self.bus.request(frame_for(search, world, self.name), timeout=self.lore_timeout_s)
+        except LoreweaveError:  # no lore actor, unknown world, too slow: tell the beat without it
+            return None
+        hits = reply.payload.hits
+        if not hits:
+            return None
+        sentence = str(hits[0].get("text", "")).replace("\n", " ").split(". ")[0].strip().rstrip(".")[:240]
+        return (str(hits[0].get("title") or "the world"), sentence + ".") if sentence else None
 
     def _place(self, w: StoryWorld, region: str | None) -> str:
         return w.region_names.get(region or "", region or "the Reach")

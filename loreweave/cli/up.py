@@ -20,15 +20,16 @@ from loreweave.embedded import nats_url
 logger = logging.getLogger("loreweave.up")
 
 
-def game_actors(seed: int, writer_bus: Bus | None = None) -> list[Actor]:
+def game_actors(seed: int, writer_bus: Bus | None = None, lore: bool = False) -> list[Actor]:
     """Every game actor of the catalog, built with ``seed``.
 
     With ``writer_bus``, NPC lines are asked of the AI layer (``lw.ai.generate``, with lore from
-    the knowledge base) and fall back to the script when no AI bridge answers in time.
+    the knowledge base) and fall back to the script when no AI bridge answers in time. With
+    ``lore``, the storyteller weaves facts from the knowledge base into its beats.
     """
     from loreweave.actors import catalog
 
-    options: dict[str, dict[str, Any]] = {}
+    options: dict[str, dict[str, Any]] = {"storyteller": {"lore_timeout_s": 1.0}} if lore else {}
     if writer_bus is not None:
         try:
             from loreweave.actors.npc.bus_dialogue import BusDialogue
@@ -83,9 +84,9 @@ async def run_up(
     async with world_services(settings) as (url, database):
         click.echo(f"loreweave: bus at {url}; database migrated")
         writer_bus = await Bus.connect(url, name="loreweave-npc-writer")
-        actors: list[Actor] = [*game_actors(seed, writer_bus), Journal()]
-        background: list[asyncio.Task[Any]] = []
         kb = knowledge_base(database)
+        actors: list[Actor] = [*game_actors(seed, writer_bus, lore=kb is not None), Journal()]
+        background: list[asyncio.Task[Any]] = []
         if kb is not None:
             from loreweave.actors.lore import Lore
 

@@ -1,9 +1,11 @@
-"""PostgreSQL persistence: pools with pgvector, migrations, actor snapshots, exactly-once claims, the journal."""
+"""PostgreSQL persistence: pools with pgvector, migrations, actor snapshots, exactly-once claims, the journal,
+the payment ledger and quest rows."""
 
 from loreweave.db.connect import DEFAULT_CONNECT_TIMEOUT, check_dsn, connect, create_pool, describe_target
 from loreweave.db.database import Database, database_status, journal_history, migrate_database, open_database
-from loreweave.db.errors import DatabaseError, MigrationError, QueryError
+from loreweave.db.errors import DatabaseError, LedgerError, MigrationError, QueryError
 from loreweave.db.journal import Journal, JournalEntry
+from loreweave.db.ledger import Intent, LedgerLine, NewIntent, Refund
 from loreweave.db.migrations import (
     MIGRATIONS_TABLE,
     Migration,
@@ -13,6 +15,7 @@ from loreweave.db.migrations import (
     migrate,
     migration_status,
 )
+from loreweave.db.quests import QuestRow
 from loreweave.db.state import Snapshot, StateStore, claim_frame, claim_frames
 
 __all__ = [
@@ -20,12 +23,18 @@ __all__ = [
     "MIGRATIONS_TABLE",
     "Database",
     "DatabaseError",
+    "Intent",
     "Journal",
     "JournalEntry",
+    "LedgerError",
+    "LedgerLine",
     "Migration",
     "MigrationError",
     "MigrationState",
+    "NewIntent",
     "QueryError",
+    "QuestRow",
+    "Refund",
     "Snapshot",
     "StateStore",
     "apply_migrations",

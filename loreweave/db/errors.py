@@ -18,3 +18,7 @@ class MigrationError(DatabaseError):
 
 class QueryError(LoreweaveError):
     """A query's arguments were refused (a limit out of range, an empty type filter...)."""
+
+
+class LedgerError(DatabaseError):
+    """The payment ledger refused a write: a refund above what was paid, or of a purchase not completed."""

@@ -1,6 +1,6 @@
-"""The payments actor and its payment providers."""
+"""The payments actor (its ledger in PostgreSQL) and its payment providers."""
 
-from loreweave.actors.payments.actor import CATALOG, Payments, PaymentsState, PaymentsWorld, Price, Purchase
+from loreweave.actors.payments.actor import CATALOG, Payments, PaymentsState, Price, Recovery, purchase_id_for
 from loreweave.actors.payments.providers import (
     Charge,
     LocalTestProvider,
@@ -11,6 +11,6 @@ from loreweave.actors.payments.providers import (
 )
 
 __all__ = [
-    "CATALOG", "Charge", "LocalTestProvider", "PaymentProvider", "Payments", "PaymentsState", "PaymentsWorld",
-    "Price", "ProviderError", "ProviderResult", "Purchase", "StripeProvider",
+    "CATALOG", "Charge", "LocalTestProvider", "PaymentProvider", "Payments", "PaymentsState", "Price",
+    "ProviderError", "ProviderResult", "Recovery", "StripeProvider", "purchase_id_for",
 ]

@@ -1,9 +1,20 @@
-"""Payments (payment): purchase intents idempotent by key, an entitlement ledger, refunds.
+"""Payments (payment): purchase intents idempotent by key, an entitlement ledger, refunds, in PostgreSQL.
 
-Prices come from the actor's catalogue, never from the client. A purchase key seen before
-returns the first answer (``replayed``) and charges nothing; a declined purchase stays
-declined for its key. The ledger is append-only: a charge line per purchase, a negative
-line per refund, and entitlements always equal the sum of the ledger's quantities.
+Prices come from the actor's catalogue, never from the client. The ledger lives in the
+node's database (:mod:`loreweave.db.ledger`); the actor keeps nothing of it in memory, so
+any number of restarts (or instances) share one ledger.
+
+A purchase key is first recorded as a ``pending`` intent, in its own transaction, and only
+then is the provider asked, with the same idempotency key; its answer settles the intent
+(succeeded with its entitlement and ledger line, or declined) in one transaction. A key seen
+before returns the first answer (``replayed``) and charges nothing; a declined purchase stays
+declined for its key. An intent left pending (a provider outage, or a crash after asking) is
+resolved by asking the provider again with the same key: by a retry of the request, or when
+the actor starts. A refund is full, recorded with its own idempotency key, never above what
+was paid; a second refund changes nothing.
+
+Events are published after the commit and then marked as published, so a crash in between
+is repaired when the actor starts (the events then come at least once).
 
 Answers: ``payment.purchase``, ``payment.refund``, ``payment.get_ledger``. Consumes ``world.closed``.
 Emits: ``payment.succeeded``/``declined``/``refunded``, ``payment.entitlement_granted``/``revoked``.
@@ -12,19 +23,21 @@ Emits: ``payment.succeeded``/``declined``/``refunded``, ``payment.entitlement_gr
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from loreweave.actors.base import GameActor
-from loreweave.actors.payments.providers import Charge, LocalTestProvider, PaymentProvider
+from loreweave.actors.payments.providers import Charge, LocalTestProvider, PaymentProvider, ProviderError
 from loreweave.actors.runtime import Context, on, reply
-from loreweave.protocol import LoreweaveError
+from loreweave.db import Intent, NewIntent, Refund, ledger
+from loreweave.protocol import ConfigError, LoreweaveError
 from loreweave.schemas import (
     EntitlementGranted,
     EntitlementRevoked,
+    Event,
     LedgerEntry,
     PaymentDeclined,
     PaymentGetLedger,
@@ -36,7 +49,8 @@ from loreweave.schemas import (
     PaymentSucceeded,
     WorldClosed,
 )
-from loreweave.schemas.payment import ReceiptStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,38 +68,26 @@ CATALOG: dict[str, Price] = {
 }
 
 
-class Purchase(BaseModel):
-    """One purchase and what became of it."""
-
-    purchase_id: str
-    purchase_key: str
-    player_id: str
-    sku: str
-    quantity: int
-    amount_cents: int
-    currency: str
-    status: ReceiptStatus
-    provider_ref: str = ""
-    message: str = ""
-
-
-class PaymentsWorld(BaseModel):
-    """One world's purchases, ledger and entitlements."""
-
-    purchases: dict[str, Purchase] = Field(default_factory=dict)
-    keys: dict[str, str] = Field(default_factory=dict, description="Purchase key -> purchase id.")
-    ledger: list[LedgerEntry] = Field(default_factory=list)
-    entitlements: dict[str, dict[str, int]] = Field(default_factory=dict)
-
-
 class PaymentsState(BaseModel):
-    """Every world's payments."""
+    """Nothing: the ledger lives in PostgreSQL (see :mod:`loreweave.db.ledger`)."""
 
-    worlds: dict[str, PaymentsWorld] = Field(default_factory=dict)
+
+def purchase_id_for(world: str, purchase_key: str) -> str:
+    """The purchase id of a key in a world (stable, so a retried key names the same purchase)."""
+    return "pur_" + hashlib.blake2b(f"{world}:{purchase_key}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What :meth:`Payments.recover` did on start."""
+
+    settled: int = 0
+    still_pending: int = 0
+    announced: int = 0
 
 
 class Payments(GameActor[PaymentsState]):
-    """Sells items through a payment provider.
+    """Sells items through a payment provider, with the ledger in the node's database.
 
     Args:
         provider: who moves the money (default: :class:`LocalTestProvider`).
@@ -105,103 +107,168 @@ class Payments(GameActor[PaymentsState]):
         super().__init__(PaymentsState(), seed=seed, heartbeat_s=heartbeat_s)
         self.provider: PaymentProvider = provider or LocalTestProvider()
         self.catalog = dict(catalog or CATALOG)
+        #: What the last start repaired (see :meth:`recover`).
+        self.recovery = Recovery()
 
-    def _world(self, world: str) -> PaymentsWorld:
-        return self.state.worlds.setdefault(world, PaymentsWorld())
+    async def on_start(self) -> None:
+        """Refuse to run without a database; settle and announce what a crash left behind."""
+        if self._database is None:
+            raise ConfigError("actors.payments", "keeps its ledger in PostgreSQL: give the node a database")
+        self.recovery = await self.recover()
 
-    def _receipt(self, purchase: Purchase, replayed: bool = False) -> PaymentReceipt:
-        return PaymentReceipt(**purchase.model_dump(), provider=self.provider.name, replayed=replayed)
+    async def recover(self) -> Recovery:
+        """Resolve pending intents with the provider (same keys), then publish unannounced outcomes.
 
-    def _book(self, w: PaymentsWorld, purchase: Purchase, sign: int) -> None:
-        kind: Literal["charge", "refund"] = "charge" if sign > 0 else "refund"
-        w.ledger.append(LedgerEntry(
-            seq=len(w.ledger) + 1, kind=kind, purchase_id=purchase.purchase_id, player_id=purchase.player_id,
-            sku=purchase.sku, quantity=sign * purchase.quantity, amount_cents=sign * purchase.amount_cents,
+        Stops asking the provider at its first outage: the rest stay pending until a retry of
+        their key or the next start.
+        """
+        pool = self.database.pool
+        settled = still_pending = announced = 0
+        pending = await ledger.pending_intents(pool)
+        for index, intent in enumerate(pending):
+            try:
+                await self._settle(intent, intent.payment_method, None)
+            except ProviderError as exc:
+                still_pending = len(pending) - index
+                logger.warning("payments: %d intents stay pending, the provider is out: %s", still_pending, exc)
+                break
+            settled += 1
+        for intent in await ledger.unannounced_intents(pool):
+            await self._announce_purchase(intent, None)
+            announced += 1
+        for refund, intent in await ledger.unannounced_refunds(pool):
+            await self._announce_refund(refund, intent, None)
+            announced += 1
+        if settled or still_pending or announced:
+            logger.info("payments: recovered %d pending intents (%d still pending), announced %d outcomes",
+                        settled, still_pending, announced)
+        return Recovery(settled, still_pending, announced)
+
+    def _receipt(self, intent: Intent, replayed: bool = False) -> PaymentReceipt:
+        if intent.fully_refunded:
+            status, message = "refunded", intent.refund_reason
+        else:
+            status, message = ("succeeded" if intent.status == "completed" else "declined"), intent.provider_message
+        return PaymentReceipt(
+            purchase_id=intent.purchase_id, purchase_key=intent.idempotency_key.removeprefix(f"{intent.world}:"),
+            player_id=intent.player, sku=intent.sku, quantity=intent.quantity, amount_cents=intent.amount_minor,
+            currency=intent.currency, status=status, provider=self.provider.name, provider_ref=intent.provider_ref,
+            message=message, replayed=replayed,
+        )
+
+    async def _emit(self, event: Event, world: str, ctx: Context | None) -> None:
+        if ctx is not None:
+            await ctx.emit(event)
+        else:  # on start, repairing a crash: no request to descend from
+            await self.publish(event, world, durable=True)
+
+    async def _settle(self, intent: Intent, payment_method: str, ctx: Context | None) -> tuple[Intent, bool]:
+        """Ask the provider about a pending intent (with its key), record the answer, announce it."""
+        result = await self.provider.charge(Charge(
+            idempotency_key=intent.idempotency_key, amount_cents=intent.amount_minor, currency=intent.currency,
+            payment_method=payment_method, description=f"{intent.quantity} x {intent.sku}",
+            metadata=(("world", intent.world), ("player_id", intent.player), ("sku", intent.sku)),
         ))
-        owned = w.entitlements.setdefault(purchase.player_id, {})
-        owned[purchase.sku] = owned.get(purchase.sku, 0) + sign * purchase.quantity
+        settled, changed = await ledger.settle_intent(
+            self.database.pool, intent.intent_id, ok=result.ok, provider_ref=result.reference, message=result.message
+        )
+        if changed:
+            await self._announce_purchase(settled, ctx)
+        return settled, changed
+
+    async def _announce_purchase(self, intent: Intent, ctx: Context | None) -> None:
+        if intent.status == "completed":
+            await self._emit(PaymentSucceeded(
+                purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku, quantity=intent.quantity,
+                amount_cents=intent.amount_minor, currency=intent.currency), intent.world, ctx)
+            await self._emit(EntitlementGranted(
+                player_id=intent.player, sku=intent.sku, quantity=intent.quantity, purchase_id=intent.purchase_id),
+                intent.world, ctx)
+        else:
+            await self._emit(PaymentDeclined(
+                purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku,
+                reason=intent.provider_message), intent.world, ctx)
+        await ledger.mark_announced(self.database.pool, intent.intent_id)
+
+    async def _announce_refund(self, refund: Refund, intent: Intent, ctx: Context | None) -> None:
+        await self._emit(PaymentRefunded(
+            purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku,
+            amount_cents=refund.amount_minor), intent.world, ctx)
+        if intent.fully_refunded:
+            await self._emit(EntitlementRevoked(
+                player_id=intent.player, sku=intent.sku, quantity=intent.quantity, purchase_id=intent.purchase_id),
+                intent.world, ctx)
+        await ledger.mark_refund_announced(self.database.pool, refund.refund_id)
 
     @reply("lw.rpc.*.payment.purchase")
     async def purchase(self, event: PaymentPurchase, ctx: Context) -> PaymentReceipt:
         """Charge for an item once per key; grant the entitlement on success."""
-        w = self._world(ctx.frame.world)
-        known = w.keys.get(event.purchase_key)
-        if known is not None:
-            purchase = w.purchases[known]
-            if (purchase.player_id, purchase.sku, purchase.quantity) != (event.player_id, event.sku, event.quantity):
-                raise LoreweaveError("purchase_key", "was already used for a different purchase")
-            return self._receipt(purchase, replayed=True)
-        price = self.catalog.get(event.sku)
-        if price is None:
-            raise LoreweaveError("sku", f"unknown item {event.sku!r} (known: {', '.join(sorted(self.catalog))})")
-        digest = hashlib.blake2b(f"{ctx.frame.world}:{event.purchase_key}".encode(), digest_size=8).hexdigest()
-        amount = price.amount_cents * event.quantity
-        result = await self.provider.charge(Charge(
-            idempotency_key=f"{ctx.frame.world}:{event.purchase_key}", amount_cents=amount, currency=price.currency,
-            payment_method=event.payment_method, description=f"{event.quantity} x {event.sku}",
-            metadata=(("world", ctx.frame.world), ("player_id", event.player_id), ("sku", event.sku)),
-        ))
-        purchase = Purchase(
-            purchase_id=f"pur_{digest}", purchase_key=event.purchase_key, player_id=event.player_id, sku=event.sku,
-            quantity=event.quantity, amount_cents=amount, currency=price.currency,
-            status="succeeded" if result.ok else "declined", provider_ref=result.reference, message=result.message,
-        )
-        w.purchases[purchase.purchase_id] = purchase
-        w.keys[event.purchase_key] = purchase.purchase_id
-        if not result.ok:
-            await ctx.emit(PaymentDeclined(
-                purchase_id=purchase.purchase_id, player_id=event.player_id, sku=event.sku, reason=result.message))
-            return self._receipt(purchase)
-        self._book(w, purchase, +1)
-        await ctx.emit(PaymentSucceeded(
-            purchase_id=purchase.purchase_id, player_id=event.player_id, sku=event.sku, quantity=event.quantity,
-            amount_cents=amount, currency=price.currency))
-        await ctx.emit(EntitlementGranted(
-            player_id=event.player_id, sku=event.sku, quantity=event.quantity, purchase_id=purchase.purchase_id))
-        return self._receipt(purchase)
+        world, pool = ctx.frame.world, self.database.pool
+        key = f"{world}:{event.purchase_key}"
+        intent = await ledger.find_intent(pool, key)
+        if intent is None:
+            price = self.catalog.get(event.sku)
+            if price is None:
+                raise LoreweaveError("sku", f"unknown item {event.sku!r} (known: {', '.join(sorted(self.catalog))})")
+            intent, _ = await ledger.open_intent(pool, NewIntent(
+                idempotency_key=key, purchase_id=purchase_id_for(world, event.purchase_key), world=world,
+                player=event.player_id, sku=event.sku, quantity=event.quantity,
+                amount_minor=price.amount_cents * event.quantity, currency=price.currency,
+                payment_method=event.payment_method,
+            ))
+        if (intent.player, intent.sku, intent.quantity) != (event.player_id, event.sku, event.quantity):
+            raise LoreweaveError("purchase_key", "was already used for a different purchase")
+        if intent.status == "pending":  # new, or left by an outage or a crash: ask the provider (same key)
+            await ledger.retry_intent(pool, intent.intent_id, event.payment_method)
+            intent, settled = await self._settle(intent, event.payment_method, ctx)
+            return self._receipt(intent, replayed=not settled)
+        if not intent.announced:  # settled, but a crash came before its events went out
+            await self._announce_purchase(intent, ctx)
+        return self._receipt(intent, replayed=True)
 
     @reply("lw.rpc.*.payment.refund")
     async def refund(self, event: PaymentRefund, ctx: Context) -> PaymentReceipt:
-        """Refund a purchase in full and revoke its entitlement; a second refund changes nothing."""
-        w = self._world(ctx.frame.world)
-        purchase = w.purchases.get(event.purchase_id)
-        if purchase is None:
+        """Refund what is left of a purchase and revoke its entitlement; a second refund changes nothing."""
+        world, pool = ctx.frame.world, self.database.pool
+        intent = await ledger.find_purchase(pool, world, event.purchase_id)
+        if intent is None:
             raise LoreweaveError("purchase_id", f"unknown purchase {event.purchase_id!r}")
-        if purchase.status == "refunded":
-            return self._receipt(purchase, replayed=True)
-        if purchase.status != "succeeded":
-            raise LoreweaveError("purchase_id", f"{event.purchase_id!r} was {purchase.status}; nothing to refund")
-        result = await self.provider.refund(
-            purchase.provider_ref, purchase.amount_cents, f"{ctx.frame.world}:{purchase.purchase_id}:refund")
+        if intent.fully_refunded:
+            return self._receipt(intent, replayed=True)
+        if intent.status != "completed":
+            was = "declined" if intent.status == "failed" else intent.status
+            raise LoreweaveError("purchase_id", f"{event.purchase_id!r} was {was}; nothing to refund")
+        key = f"{world}:{intent.purchase_id}:refund"
+        amount = intent.amount_minor - intent.refunded_minor
+        result = await self.provider.refund(intent.provider_ref, amount, key)
         if not result.ok:
             raise LoreweaveError("purchase_id", f"the provider refused the refund: {result.message}")
-        purchase.status, purchase.message = "refunded", event.reason
-        self._book(w, purchase, -1)
-        await ctx.emit(PaymentRefunded(
-            purchase_id=purchase.purchase_id, player_id=purchase.player_id, sku=purchase.sku,
-            amount_cents=purchase.amount_cents))
-        await ctx.emit(EntitlementRevoked(
-            player_id=purchase.player_id, sku=purchase.sku, quantity=purchase.quantity,
-            purchase_id=purchase.purchase_id))
-        return self._receipt(purchase)
+        refund, recorded = await ledger.record_refund(
+            pool, intent.intent_id, idempotency_key=key, amount_minor=amount, reason=event.reason,
+            provider_ref=result.reference,
+        )
+        intent = await ledger.find_purchase(pool, world, event.purchase_id) or intent
+        if recorded or not refund.announced:
+            await self._announce_refund(refund, intent, ctx)
+        return self._receipt(intent, replayed=not recorded)
 
     @reply("lw.rpc.*.payment.get_ledger")
     async def get_ledger(self, event: PaymentGetLedger, ctx: Context) -> PaymentLedger:
-        """The ledger and entitlements of the world (or of one player)."""
-        w = self._world(ctx.frame.world)
-        entries = [e for e in w.ledger if event.player_id is None or e.player_id == event.player_id]
-        owned = {
-            player: dict(skus) for player, skus in sorted(w.entitlements.items())
-            if event.player_id is None or player == event.player_id
-        }
+        """The ledger and entitlements of the world (or of one player), from the database."""
+        world, pool = ctx.frame.world, self.database.pool
+        lines = await ledger.ledger_lines(pool, world, event.player_id)
+        entries = [
+            LedgerEntry(seq=line.seq, kind=line.kind, purchase_id=line.purchase_id, player_id=line.player,
+                        sku=line.sku, quantity=line.quantity, amount_cents=line.amount_minor)
+            for line in lines
+        ]
         return PaymentLedger(
-            entries=entries, entitlements=owned,
+            entries=entries, entitlements=await ledger.entitlement_totals(pool, world, event.player_id),
             captured_cents=sum(e.amount_cents for e in entries if e.kind == "charge"),
             refunded_cents=-sum(e.amount_cents for e in entries if e.kind == "refund"),
         )
 
     @on("lw.*.world.closed")
     async def world_closed(self, event: WorldClosed, ctx: Context) -> None:
-        """Forget the world (its ledger belongs to the persistence layer by then)."""
-        self.state.worlds.pop(ctx.frame.world, None)
+        """Forget the world's counters (its ledger stays in the database)."""
         self.forget_world(ctx.frame.world)

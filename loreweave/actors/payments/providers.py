@@ -54,23 +54,33 @@ class LocalTestProvider:
     """A provider with no network, for tests and the simulator.
 
     Payment methods: ``test-ok`` (and anything else) succeeds, ``test-decline`` is
-    declined, ``test-error`` raises :class:`ProviderError`. The same key gives the same
-    reference, like a real provider's idempotency.
+    declined, ``test-error`` raises :class:`ProviderError`. Idempotency keys are honoured
+    like a real provider's: a key asked again gets the first answer and charges nothing
+    more, and a key reused for another amount is refused. Share one instance between
+    actor instances to play a provider that outlives a restart.
     """
 
     name = "local"
 
     def __init__(self) -> None:
+        #: Idempotency key -> the answer given (one entry per charge actually made or declined).
         self.charges: dict[str, ProviderResult] = {}
         self.refunds: dict[str, ProviderResult] = {}
+        #: Idempotency keys of every ``charge`` call, repeats included.
+        self.calls: list[str] = []
+        self._terms: dict[str, tuple[int, str]] = {}
 
     async def charge(self, charge: Charge) -> ProviderResult:
         """Charge without moving money."""
+        self.calls.append(charge.idempotency_key)
         known = self.charges.get(charge.idempotency_key)
         if known is not None:
+            if self._terms[charge.idempotency_key] != (charge.amount_cents, charge.currency):
+                raise ProviderError(f"local provider: key {charge.idempotency_key!r} was used for another amount")
             return known
         if charge.payment_method == "test-error":
             raise ProviderError("local provider: simulated outage")
+        self._terms[charge.idempotency_key] = (charge.amount_cents, charge.currency)
         digest = hashlib.blake2b(charge.idempotency_key.encode(), digest_size=8).hexdigest()
         result = (
             ProviderResult(False, f"ch_{digest}", "card_declined")

@@ -95,8 +95,8 @@ DEFINITIONS = {
 }
 
 
-async def test_a_quest_runs_from_acceptance_to_completion(bus, start_node, world, frames) -> None:
-    await start_node(Quests(DEFINITIONS))
+async def test_a_quest_runs_from_acceptance_to_completion(database, bus, start_node, world, frames) -> None:
+    await start_node(Quests(DEFINITIONS), database=database)
     await bus.emit(small_map(), world, source="test")
     await eventually(lambda: len(frames.of(QuestAvailable)) == 2)
     with pytest.raises(RequestError, match="needs errand completed first"):
@@ -131,10 +131,10 @@ async def test_a_quest_runs_from_acceptance_to_completion(bus, start_node, world
     assert (await ask(bus, world, QuestGetJournal(player_id="bob"))).available == ["errand"]
 
 
-async def test_quests_fail_on_timeout_and_abandonment(bus, start_node, world, frames) -> None:
+async def test_quests_fail_on_timeout_and_abandonment(database, bus, start_node, world, frames) -> None:
     definitions = {**DEFINITIONS, "errand": DEFINITIONS["errand"].model_copy(update={"repeatable": True})}
     quests = Quests(definitions)
-    await start_node(quests)
+    await start_node(quests, database=database)
     await bus.emit(ClockTick(tick=1, game_minutes=600), world, source="test")
     await eventually(lambda: world in quests.state.worlds and quests.state.worlds[world].game_minutes == 600)
     await ask(bus, world, QuestAccept(player_id="ann", quest_id="errand"))

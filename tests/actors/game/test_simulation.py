@@ -35,9 +35,9 @@ from loreweave.simulate import NPCS, simulate
 from .conftest import ask, record
 
 
-async def test_run_world_plays_and_reports(nats_server_url) -> None:
+async def test_run_world_plays_and_reports(nats_server_url, database) -> None:
     report = await run_world(nats_server_url, ["all"], players=4, minutes=0.04, seed=3, clock_speed=120,
-                             think_s=0.2)
+                             think_s=0.2, database=database)
     assert report is not None and report.players == 4
     assert report.sent > 30 and report.reacted > 10 and report.actor_frames > report.reacted
     assert report.handled is not None and report.handled > report.sent
@@ -51,8 +51,10 @@ def test_cli_refuses_unknown_actors_by_name() -> None:
     assert "unknown actor 'wheather'" in str(result.exception) and "weather" in str(result.exception)
 
 @pytest.mark.slow
-def test_cli_simulate_prints_a_json_report(nats_server_url) -> None:
-    env = {**os.environ, "LOREWEAVE_NATS_URL": nats_server_url, "LOREWEAVE_LOG_LEVEL": "WARNING"}
+def test_cli_simulate_prints_a_json_report(nats_server_url, pg_dsn, db_schema) -> None:
+    # The quests and payments keep their rows in PostgreSQL: the test's own schema of the test database.
+    env = {**os.environ, "LOREWEAVE_NATS_URL": nats_server_url, "LOREWEAVE_LOG_LEVEL": "WARNING",
+           "LOREWEAVE_DATABASE_URL": f"{pg_dsn}{'&' if '?' in pg_dsn else '?'}search_path={db_schema},public"}
     done = subprocess.run(
         [sys.executable, "-m", "loreweave", "simulate", "--players", "3", "--minutes", "0.03", "--speed", "120",
          "--think", "0.2", "--json"],
@@ -73,9 +75,9 @@ def chain_is_recorded(frame: Frame, by_id: dict[str, Frame]) -> bool:
     return True
 
 @pytest.mark.slow
-async def test_fifty_players_for_a_few_game_days(bus, nats_server_url, start_node, world) -> None:
+async def test_fifty_players_for_a_few_game_days(bus, nats_server_url, start_node, world, database) -> None:
     actors = build_actors(["all"], seed=7, heartbeat_s=0.5, options={"clock": {"tick_minutes": 15}})
-    await start_node(*actors)
+    await start_node(*actors, database=database)
     events = await record(bus, f"lw.{world}.*.*")
     requests = await record(bus, f"lw.rpc.{world}.*.*")
     report = await simulate(nats_server_url, players=50, minutes=0.4, seed=7, progress=False, world=world,

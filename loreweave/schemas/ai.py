@@ -57,3 +57,51 @@ class GenerateResult(Event):
     fallbacks: list[str] = Field(default_factory=list, description="'tier: why' for each tier skipped.")
     first_token_ms: float | None = None
     latency_ms: float = 0.0
+
+
+@event("ai.tier_call")
+class TierRequest(Event):
+    """The router asks one tier over the bus (``lw.ai.tier.<name>.generate`` or ``.stream``).
+
+    Used when tiers run as their own services (``loreweave serve run --tier NAME``); on one
+    Ray cluster the same call goes through a Serve handle instead.
+    """
+
+    request_id: str = Field(description="Id of the ai.generate request being answered.")
+    kind: RequestClass
+    prompt: str = Field(default="", max_length=32_000)
+    context: dict[str, str] = Field(default_factory=dict)
+    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    json_schema: dict[str, Any] | None = None
+    deadline: float | None = Field(default=None, description="Unix time after which nobody waits for the answer.")
+
+
+@event("ai.tier_delta")
+class TierDelta(Event):
+    """New text from a streaming tier; the stream ends with a delta whose ``last`` is true."""
+
+    text: str = ""
+    completion_tokens: int = Field(default=0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
+    finish_reason: str | None = None
+    last: bool = False
+
+
+@event("ai.tier_completion")
+class TierCompletion(Event):
+    """A tier's whole answer to an ``ai.tier_call``."""
+
+    text: str
+    finish_reason: str = "stop"
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    first_token_s: float | None = None
+    data: Any = Field(default=None, description="The parsed JSON, when the call asked for a schema.")
+
+
+@event("ai.tier_cancel")
+class TierCancel(Event):
+    """The router gave up on a tier call (fell back, or its caller left): the tier stops that work."""
+
+    call_id: str = Field(description="Frame id of the ai.tier_call to stop.")

@@ -1,7 +1,7 @@
 """The AI serving layer: model tiers on Ray Serve, the AI router, and the NATS bus bridge.
 
 Actors use :class:`AIClient`; operators write ``deploy/ray-cluster/serve.yaml``.
-Ray is imported only by :mod:`loreweave.serve.deployments` (``build_app``), so an
+Ray is imported only by :mod:`loreweave.serve.deployments` (the ``build_*app`` builders), so an
 actor process that only asks for lines does not need it.
 """
 
@@ -23,6 +23,7 @@ from loreweave.serve.errors import (
 from loreweave.serve.limits import Quotas
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
 from loreweave.serve.router import Router, TierClient
+from loreweave.serve.tier_bus import BusTierClient, TierEndpoint, TierSubjects
 from loreweave.serve.tiers import (
     AutoscalingConfig,
     BridgeConfig,
@@ -39,16 +40,16 @@ from loreweave.serve.tiers import (
 
 __all__ = [
     "AIClient", "AIError", "AnswerStream", "AutoscalingConfig", "BadRequest", "Bridge", "BridgeConfig",
-    "CallContext", "DeadlineExceeded", "GenerateChunk", "GenerateRequest", "GenerateResult", "InvalidOutput",
+    "BusTierClient", "CallContext", "DeadlineExceeded", "GenerateChunk", "GenerateRequest", "GenerateResult", "InvalidOutput",
     "Overloaded", "QuotaExceeded", "Quotas", "RateLimited", "Resources", "Router", "RouterConfig",
-    "Sampling", "ServeConfig", "TierCall", "TierClient", "TierConfig", "TierFailed", "Unavailable",
-    "WorldSettings", "build_app", "failure_reply", "load_serve_config", "local_profile", "parse_serve_config",
+    "Sampling", "ServeConfig", "TierCall", "TierClient", "TierConfig", "TierEndpoint", "TierFailed",
+    "TierSubjects", "Unavailable", "WorldSettings", "build_app", "build_router_app", "build_tier_app", "failure_reply", "load_serve_config", "local_profile", "parse_serve_config",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "build_app":  # imports Ray
-        from loreweave.serve.deployments import build_app
+    if name in ("build_app", "build_router_app", "build_tier_app"):  # imports Ray
+        from loreweave.serve import deployments
 
-        return build_app
+        return getattr(deployments, name)
     raise AttributeError(name)

@@ -44,6 +44,18 @@ class RouterClient(Protocol):
         """Route a request; yield chunks, then the result."""
 
 
+async def connect_bus(config: BridgeConfig, name: str) -> Bus:
+    """A bus connection to ``config.nats_url`` (default ``LOREWEAVE_NATS_URL``).
+
+    Raises:
+        ConfigError: when no NATS URL is configured.
+    """
+    url = config.nats_url or load_settings().nats_url
+    if not url:
+        raise ConfigError("bridge.nats_url", "is not set and LOREWEAVE_NATS_URL is empty")
+    return await Bus.connect(url, name=name)
+
+
 def failure_reply(exc: BaseException) -> ErrorReply:
     """The typed error reply for any failure (Ray's wrappers are looked through)."""
     cause = root_cause(exc)
@@ -82,10 +94,7 @@ class Bridge:
         Raises:
             ConfigError: when no NATS URL is configured.
         """
-        url = config.nats_url or load_settings().nats_url
-        if not url:
-            raise ConfigError("bridge.nats_url", "is not set and LOREWEAVE_NATS_URL is empty")
-        bus = await Bus.connect(url, name="loreweave-ai-bridge")
+        bus = await connect_bus(config, "loreweave-ai-bridge")
         bridge = cls(bus, router, config)
         bridge._owns_bus = True
         await bridge.start()

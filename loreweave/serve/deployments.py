@@ -2,13 +2,15 @@
 
 ``build_app`` is the application builder named by ``deploy/ray-cluster/serve.yaml``
 (``import_path: loreweave.serve.deployments:build_app``); ``serve deploy`` and
-``loreweave serve run`` both go through it.
+``loreweave serve run`` both go through it. Where each tier is a service of its own
+(``deploy/ecs``), ``build_tier_app`` puts some tiers on the bus and ``build_router_app``
+runs the router and the bridge, reaching the tiers over NATS (:mod:`loreweave.serve.tier_bus`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Mapping, cast
+from typing import Any, AsyncIterator, Mapping, Sequence, cast
 
 from ray import serve
 from ray.serve.exceptions import BackPressureError
@@ -19,12 +21,13 @@ from loreweave.serve.errors import Overloaded
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
 from loreweave.serve.router import Router, Saturated
 from loreweave.serve.tier_server import TierServer
-from loreweave.serve.tiers import BridgeConfig, ServeConfig, parse_serve_config
+from loreweave.serve.tiers import BridgeConfig, ServeConfig, TierConfig, check_tier_names, parse_serve_config
 
 #: Serve's per-request access log costs more CPU than a scripted answer; errors are still logged.
 _LOGGING = {"enable_access_log": False}
 ROUTER_DEPLOYMENT = "router"
 BRIDGE_DEPLOYMENT = "bridge"
+TIER_BUS_DEPLOYMENT = "tier-bus"
 
 
 class ServeTierClient:
@@ -117,6 +120,59 @@ class AIRouter:
         return self.router.stats()
 
 
+class BusAIRouter(AIRouter):
+    """The router deployment when tiers are services of their own: it reaches them over NATS."""
+
+    async def __init__(self, config: Mapping[str, Any]) -> None:  # type: ignore[misc]  # Serve awaits it
+        from loreweave.serve.bridge import connect_bus
+        from loreweave.serve.tier_bus import BusTierClient
+
+        serve_config = parse_serve_config(config)
+        self.bus = await connect_bus(serve_config.bridge, "loreweave-ai-router")
+        clients = {name: BusTierClient(self.bus, name) for name in serve_config.tiers}
+        self.router = Router(serve_config.router, serve_config.tiers, clients)
+
+    async def check_health(self) -> None:
+        """Unhealthy while the NATS connection is down (Serve restarts the replica)."""
+        if not self.bus.nc.is_connected:
+            raise RuntimeError("router: not connected to NATS")
+
+    async def __del__(self) -> None:  # pragma: no cover - called by Serve on shutdown
+        await self.bus.close()
+
+
+class TierBus:
+    """Puts tiers on the bus: answers ``lw.ai.tier.<name>.*`` through each tier's Serve handle."""
+
+    async def __init__(  # type: ignore[misc]  # Serve awaits it
+        self, bridge: Mapping[str, Any], tiers: Mapping[str, DeploymentHandle], capacity: Mapping[str, int]
+    ) -> None:
+        from loreweave.serve.bridge import connect_bus
+        from loreweave.serve.tier_bus import TierEndpoint
+
+        self.bus = await connect_bus(BridgeConfig.model_validate(bridge), "loreweave-ai-tiers")
+        self.endpoints = [
+            TierEndpoint(self.bus, name, ServeTierClient(handle), max_in_flight=capacity[name])
+            for name, handle in tiers.items()
+        ]
+        for endpoint in self.endpoints:
+            await endpoint.start()
+
+    async def check_health(self) -> None:
+        """Unhealthy while the NATS connection is down (Serve restarts the replica)."""
+        if not self.bus.nc.is_connected:
+            raise RuntimeError("tier bus: not connected to NATS")
+
+    def stats(self) -> dict[str, Any]:
+        """Each endpoint's counters."""
+        return {endpoint.name: endpoint.stats() for endpoint in self.endpoints}
+
+    async def __del__(self) -> None:  # pragma: no cover - called by Serve on shutdown
+        for endpoint in self.endpoints:
+            await endpoint.close()
+        await self.bus.close()
+
+
 class BusBridge:
     """The bridge deployment: answers ``lw.ai.generate`` on NATS through the router's handle."""
 
@@ -138,29 +194,24 @@ class BusBridge:
         await self.bridge.close()
 
 
-def build_app(args: Mapping[str, Any] | ServeConfig) -> serve.Application:
-    """Build the Serve application: tiers → router (→ bridge, when enabled).
+def _tier_deployment(tier: TierConfig, config: ServeConfig) -> serve.Application:
+    return (
+        serve.deployment(
+            name=tier.deployment_name,
+            max_ongoing_requests=tier.max_ongoing_requests,
+            max_queued_requests=tier.max_queued_requests,
+            autoscaling_config=tier.autoscaling_config.to_serve(),
+            ray_actor_options=tier.ray_actor_options(config.replica_env),
+            health_check_timeout_s=60,
+            logging_config=_LOGGING,
+        )(TierServer)
+        .bind(tier.model_dump())
+    )
 
-    Raises:
-        ConfigError: naming the first refused field of ``args``.
-    """
-    config = args if isinstance(args, ServeConfig) else parse_serve_config(args)
-    tiers = {}
-    for name, tier in config.tiers.items():
-        tiers[name] = (
-            serve.deployment(
-                name=tier.deployment_name,
-                max_ongoing_requests=tier.max_ongoing_requests,
-                max_queued_requests=tier.max_queued_requests,
-                autoscaling_config=tier.autoscaling_config.to_serve(),
-                ray_actor_options=tier.ray_actor_options(config.replica_env),
-                health_check_timeout_s=60,
-                logging_config=_LOGGING,
-            )(TierServer)
-            .bind(tier.model_dump())
-        )
+
+def _router_deployment(config: ServeConfig, router_class: type, *args: Any) -> serve.Application:
     router = config.router
-    app = (
+    return (
         serve.deployment(
             name=ROUTER_DEPLOYMENT,
             max_ongoing_requests=router.max_ongoing_requests,
@@ -168,18 +219,73 @@ def build_app(args: Mapping[str, Any] | ServeConfig) -> serve.Application:
             autoscaling_config=router.autoscaling_config.to_serve(),
             ray_actor_options=router.resources.to_ray(config.replica_env),
             logging_config=_LOGGING,
-        )(AIRouter)
-        .bind(config.model_dump(), tiers)
+        )(router_class)
+        .bind(config.model_dump(), *args)
     )
-    if config.bridge.enabled:
-        app = (
-            serve.deployment(
-                name=BRIDGE_DEPLOYMENT,
-                num_replicas=config.bridge.num_replicas,
-                max_ongoing_requests=16,
-                ray_actor_options=config.bridge.resources.to_ray(config.replica_env),
-                logging_config=_LOGGING,
-            )(BusBridge)
-            .bind(config.bridge.model_dump(), app)
-        )
-    return app
+
+
+def _with_bridge(config: ServeConfig, app: serve.Application) -> serve.Application:
+    if not config.bridge.enabled:
+        return app
+    return (
+        serve.deployment(
+            name=BRIDGE_DEPLOYMENT,
+            num_replicas=config.bridge.num_replicas,
+            max_ongoing_requests=16,
+            ray_actor_options=config.bridge.resources.to_ray(config.replica_env),
+            logging_config=_LOGGING,
+        )(BusBridge)
+        .bind(config.bridge.model_dump(), app)
+    )
+
+
+def _parsed(args: Mapping[str, Any] | ServeConfig) -> ServeConfig:
+    return args if isinstance(args, ServeConfig) else parse_serve_config(args)
+
+
+def build_app(args: Mapping[str, Any] | ServeConfig) -> serve.Application:
+    """Build the Serve application: tiers → router (→ bridge, when enabled).
+
+    Raises:
+        ConfigError: naming the first refused field of ``args``.
+    """
+    config = _parsed(args)
+    tiers = {name: _tier_deployment(tier, config) for name, tier in config.tiers.items()}
+    return _with_bridge(config, _router_deployment(config, AIRouter, tiers))
+
+
+def build_router_app(args: Mapping[str, Any] | ServeConfig) -> serve.Application:
+    """The router (reaching every tier over NATS) and the bridge: ``loreweave serve run --router``.
+
+    Raises:
+        ConfigError: naming the first refused field of ``args``.
+    """
+    config = _parsed(args)
+    return _with_bridge(config, _router_deployment(config, BusAIRouter))
+
+
+def build_tier_app(args: Mapping[str, Any] | ServeConfig, names: Sequence[str]) -> serve.Application:
+    """Some tiers and the endpoint that answers for them on the bus: ``loreweave serve run --tier NAME``.
+
+    The endpoint takes as many calls per tier as its replicas can run and queue; beyond that
+    it answers ``overloaded`` and the router falls back.
+
+    Raises:
+        ConfigError: naming ``tier`` when a name is not a tier of the config (or none is given).
+    """
+    config = _parsed(args)
+    chosen = {name: config.tiers[name] for name in check_tier_names(config, names)}
+    capacity = {
+        name: tier.max_ongoing_requests * tier.autoscaling_config.max_replicas + max(tier.max_queued_requests, 0)
+        for name, tier in chosen.items()
+    }
+    return (
+        serve.deployment(
+            name=TIER_BUS_DEPLOYMENT,
+            num_replicas=config.bridge.num_replicas,
+            max_ongoing_requests=16,
+            ray_actor_options=config.bridge.resources.to_ray(config.replica_env),
+            logging_config=_LOGGING,
+        )(TierBus)
+        .bind(config.bridge.model_dump(), {name: _tier_deployment(t, config) for name, t in chosen.items()}, capacity)
+    )

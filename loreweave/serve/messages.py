@@ -49,11 +49,15 @@ class TierCall:
     max_tokens: int | None = None
     temperature: float | None = None
     json_schema: dict[str, Any] | None = None
+    #: Unix time after which nobody waits for the answer (a tier in another process stops then).
+    deadline: float | None = None
+    #: The world the request came from (frames of a call to a tier in another service name it).
+    world: str = "unknown"
 
     @classmethod
     def of(cls, request: GenerateRequest, ctx: CallContext) -> TierCall:
         """The call for ``request`` made under ``ctx``."""
         return cls(
             ctx.request_id, request.kind, request.prompt, dict(request.context), request.max_tokens,
-            request.temperature, request.json_schema,
+            request.temperature, request.json_schema, ctx.deadline, ctx.world,
         )

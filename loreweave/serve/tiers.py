@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -256,6 +256,20 @@ class ServeConfig(_Strict):
                             f"unknown tier {name!r} (tiers: {', '.join(self.tiers)})",
                         )
         return self
+
+
+def check_tier_names(config: ServeConfig, names: Sequence[str]) -> list[str]:
+    """``names`` without repeats, each a tier of ``config``.
+
+    Raises:
+        ConfigError: naming ``tier`` when none is given or one is unknown.
+    """
+    if not names:
+        raise ConfigError("tier", "name at least one tier to serve")
+    unknown = [name for name in names if name not in config.tiers]
+    if unknown:
+        raise ConfigError("tier", f"unknown tier {unknown[0]!r} (the config has: {', '.join(config.tiers)})")
+    return list(dict.fromkeys(names))
 
 
 def parse_serve_config(data: Mapping[str, Any]) -> ServeConfig:

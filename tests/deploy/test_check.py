@@ -14,7 +14,7 @@ from loreweave.cli.ops import ops_group
 from loreweave.ops import check, check_files, load_cluster_config, load_replica_demands
 from loreweave.protocol.errors import ConfigError
 
-from .conftest import CLUSTER, SERVE
+from .conftest import CLUSTER, SERVE, STACK
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,16 @@ def test_cli_check_exits_1_on_errors_and_0_when_clean(tmp_path: Path, serve_doc:
     failed = runner.invoke(ops_group, ["check", "--cluster", str(CLUSTER), "--serve", str(_write(tmp_path, bad))])
     assert failed.exit_code == 1
     assert "error: applications[0].args.tiers.gold.resources: a replica needs CPU=64" in failed.output
+
+
+@pytest.mark.parametrize("service", ["actors", "ai-router", "gold", "silver", "bronze"])
+def test_every_ecs_task_command_is_a_loreweave_command(service: str) -> None:
+    from loreweave.cli.main import cli
+    from loreweave.ops.aws import load_stack
+
+    spec = load_stack(STACK)
+    task = spec.services.get(service) or spec.tiers[service]
+    assert task.command[0] == "loreweave"
+    # --help parses every option before it prints: an unknown command or option exits 2.
+    result = CliRunner().invoke(cli, [*task.command[1:], "--help"])
+    assert result.exit_code == 0, result.output

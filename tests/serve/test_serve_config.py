@@ -79,6 +79,18 @@ def test_cli_check_prints_one_line_for_a_bad_file(tmp_path: Path) -> None:
     assert "gold" in good.output and "vllm" in good.output
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--tier", "platinum"], "error: tier: unknown tier 'platinum' (the config has: gold, silver, bronze)"),
+        (["--tier", "gold", "--router"], "error: tier: --tier and --router are separate services"),
+    ],
+)
+def test_cli_run_refuses_a_bad_layout_before_starting_ray(options: list[str], message: str) -> None:
+    result = CliRunner().invoke(serve_group, ["run", "--config", str(SERVE_YAML), "--scripted", *options])
+    assert result.exit_code == 2 and result.output.startswith(message), result.output
+
+
 def test_minimal_config_gets_the_documented_defaults() -> None:
     config = parse_serve_config({"tiers": {"gold": {}, "silver": {}, "bronze": {}}})
     assert config.tiers["gold"].engine == "scripted"

@@ -75,6 +75,14 @@ def failure_reply(exc: BaseException) -> ErrorReply:
     return ErrorReply(code="internal", message=f"{name}: {cause}"[:500], field=None)
 
 
+def error_frame(request: Frame | None, reply: ErrorReply, source: str) -> Frame:
+    """The frame answering ``request`` with ``reply`` (a root frame when the request could not be read)."""
+    if request is not None:
+        return request.caused(ErrorReply.TYPE, reply, source=source, index=1_000_000)
+    return Frame(type=ErrorReply.TYPE, world="unknown", payload=reply, source=source, version=ErrorReply.VERSION,
+                 id=new_frame_id())
+
+
 class Bridge:
     """Subscribes the AI subjects (as a queue group) and forwards each request to the router."""
 
@@ -197,12 +205,7 @@ class Bridge:
     async def _reply_error(self, msg: Msg, frame: Frame | None, exc: BaseException) -> None:
         reply = failure_reply(exc)
         self.counters[f"error.{reply.code}"] += 1
-        if frame is not None:
-            error_frame = frame.caused(ErrorReply.TYPE, reply, source=SOURCE, index=1_000_000)
-        else:
-            error_frame = Frame(type=ErrorReply.TYPE, world="unknown", payload=reply, source=SOURCE,
-                                version=ErrorReply.VERSION, id=new_frame_id())
         try:
-            await self.bus.respond(msg, error_frame)
+            await self.bus.respond(msg, error_frame(frame, reply, SOURCE))
         except Exception:
             logger.exception("could not send the error reply for %s", msg.subject)

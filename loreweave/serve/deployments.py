@@ -275,10 +275,7 @@ def build_tier_app(args: Mapping[str, Any] | ServeConfig, names: Sequence[str]) 
     """
     config = _parsed(args)
     chosen = {name: config.tiers[name] for name in check_tier_names(config, names)}
-    capacity = {
-        name: tier.max_ongoing_requests * tier.autoscaling_config.max_replicas + max(tier.max_queued_requests, 0)
-        for name, tier in chosen.items()
-    }
+    capacity = {name: tier.capacity for name, tier in chosen.items()}
     return (
         serve.deployment(
             name=TIER_BUS_DEPLOYMENT,

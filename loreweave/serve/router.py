@@ -115,9 +115,7 @@ class Router:
 
     def capacity(self, name: str) -> int:
         """Requests this router sends a tier at once before counting it as saturated."""
-        tier = self.tiers[name]
-        queued = max(tier.max_queued_requests, 0)
-        return tier.max_ongoing_requests * tier.autoscaling_config.max_replicas + queued
+        return self.tiers[name].capacity
 
     def _skip_reason(self, name: str, now: float) -> str | None:
         health = self.health[name]

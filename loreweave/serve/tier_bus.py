@@ -28,10 +28,10 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import trace
 
-from loreweave.actors.runtime import Bus
+from loreweave.actors.runtime import Bus, frame_for
 from loreweave.protocol import Frame, check_token, frame_headers, new_frame_id, trace_context
 from loreweave.schemas import ErrorReply, TierCancel, TierCompletion, TierDelta, TierRequest
-from loreweave.serve.bridge import failure_reply
+from loreweave.serve.bridge import error_frame, failure_reply
 from loreweave.serve.engines import Completion, Delta
 from loreweave.serve.errors import AIError, DeadlineExceeded, Overloaded, TierFailed, error_for
 from loreweave.serve.messages import TierCall
@@ -220,13 +220,8 @@ class TierEndpoint:
             if isinstance(exc, Saturated) else failure_reply(exc)
         )
         self.counters[f"error.{reply.code}"] += 1
-        error_frame = (
-            frame.caused(ErrorReply.TYPE, reply, source=SOURCE, index=1_000_000) if frame is not None
-            else Frame(type=ErrorReply.TYPE, world="unknown", payload=reply, source=SOURCE,
-                       version=ErrorReply.VERSION, id=new_frame_id())
-        )
         try:
-            await self.bus.respond(msg, error_frame)
+            await self.bus.respond(msg, error_frame(frame, reply, SOURCE))
         except Exception:
             logger.exception("tier %s: could not send the error reply", self.name)
 
@@ -241,8 +236,7 @@ class BusTierClient:
 
     def _frame(self, call: TierCall) -> Frame:
         event = call_event(call)
-        return Frame(type=event.TYPE, world=call.world, payload=event, source="ai-router", version=event.VERSION,
-                     id=new_frame_id())
+        return frame_for(event, call.world, "ai-router")
 
     @staticmethod
     def _wait_s(call: TierCall) -> float:

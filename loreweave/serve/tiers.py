@@ -146,6 +146,11 @@ class TierConfig(_Strict):
         return self.first_token_ms if self.first_token_ms is not None else self.latency_budget_ms
 
     @property
+    def capacity(self) -> int:
+        """Requests the tier takes at once at full scale: running on every replica, plus queued."""
+        return self.max_ongoing_requests * self.autoscaling_config.max_replicas + max(self.max_queued_requests, 0)
+
+    @property
     def deployment_name(self) -> str:
         """The Ray Serve deployment name of this tier."""
         return f"tier-{self.name}"

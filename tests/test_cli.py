@@ -58,12 +58,14 @@ def test_publish_refuses_a_bad_payload_with_the_field(nats_server_url: str, worl
 
 
 @pytest.mark.slow
-async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl-c"])
+async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_path: Path, stop: str) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LOREWEAVE_")}
     env["LOREWEAVE_DATA_DIR"] = str(tmp_path / "data")
     up = await asyncio.create_subprocess_exec(
         *LOREWEAVE, "up", "--players", "3", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a shell gives a foreground job
     )
     url_file = tmp_path / "data" / "nats.url"
     try:
@@ -87,9 +89,14 @@ async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_
         await bus.close()
         assert beats, "no narrative frame within 60 s"
     finally:
-        up.send_signal(signal.SIGTERM)
+        if stop == "sigterm":  # as an orchestrator stops it
+            up.send_signal(signal.SIGTERM)
+        else:  # a terminal's Ctrl-C reaches the whole foreground group, child processes included
+            os.killpg(up.pid, signal.SIGINT)
         output, _ = await asyncio.wait_for(up.communicate(), 60)
     assert up.returncode == 0, output.decode()[-3000:]
+    # The bus outlives the actors' drain: no connection saw the server go away under it.
+    assert "unexpected EOF" not in output.decode() and "Connect call failed" not in output.decode()
     assert not url_file.exists(), "the embedded NATS URL was left behind"
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "data")], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "an embedded server outlived loreweave up"

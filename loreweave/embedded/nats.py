@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +39,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_PR_SET_PDEATHSIG = 1
+# Looked up before any fork: the child may only call it, not load libraries.
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends the server SIGTERM should the parent die without stopping it."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class EmbeddedNats:
     """A nats-server child process on a free loopback port, JetStream storing in ``data_dir``."""
 
@@ -66,6 +79,10 @@ class EmbeddedNats:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Out of the terminal's process group: a Ctrl-C reaches the whole foreground group,
+            # and the server must outlive it until the actors have drained (then stop() ends it).
+            start_new_session=True,
+            preexec_fn=_die_with_parent if _prctl is not None else None,
         )
         log.close()
         deadline = asyncio.get_running_loop().time() + timeout

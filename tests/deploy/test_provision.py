@@ -73,6 +73,17 @@ def test_apply_builds_the_stack(spec: StackSpec, aws: Clients) -> None:
     task = aws("ecs").describe_task_definition(taskDefinition=f"{spec.name}-gold")["taskDefinition"]
     serve = next(c for c in task["containerDefinitions"] if c["name"] == "serve")
     assert serve["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
+    assert {"name": "LOREWEAVE_NATS_URL", "value": spec.backing.nats_url} in serve["environment"]
+    assert not serve.get("secrets"), "GPU tiers do not get the database"
+    actors = aws("ecs").describe_task_definition(taskDefinition=f"{spec.name}-actors")["taskDefinition"]
+    (container,) = actors["containerDefinitions"]
+    assert {"name": "LOREWEAVE_NATS_URL", "value": spec.backing.nats_url} in container["environment"]
+    assert container["secrets"] == [
+        {"name": "LOREWEAVE_DATABASE_URL", "valueFrom": spec.backing.database_url_secret}]
+    grant = aws("iam").get_role_policy(RoleName=f"{spec.name}-execution", PolicyName="read-database-url")
+    statement = grant["PolicyDocument"]["Statement"][0]
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statement["Resource"] == [spec.backing.database_url_secret]
     tagged = _tagged(aws, spec)
     assert any(":cluster/" in arn for arn in tagged) and any(":sns:" in arn for arn in tagged)
     assert any(":alarm:" in arn for arn in tagged)
@@ -140,8 +151,30 @@ def test_destroy_leaves_nothing(spec: StackSpec, aws: Clients) -> None:
     assert destroy(spec, aws).count("delete") == 0
 
 
+BACKING = {"nats_url": "nats://nats.internal:4222",
+           "database_url_secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:lw/db"}
+
+
+@pytest.mark.parametrize(
+    ("backing", "field", "reason"),
+    [
+        (None, "backing", "Field required"),
+        ({**BACKING, "nats_url": "http://nats:4222"}, "backing.nats_url", "String should match pattern"),
+        ({**BACKING, "database_url_secret": "postgresql://u:p@db/lw"}, "backing.database_url_secret",
+         "String should match pattern"),
+    ],
+)
+def test_a_stack_names_the_bus_and_the_database_secret(backing: dict[str, str] | None, field: str, reason: str) -> None:
+    data: dict[str, object] = {"name": "lw-test", "region": "us-east-1"}
+    if backing is not None:
+        data["backing"] = backing
+    with pytest.raises(ConfigError) as refused:
+        parse_stack(data)
+    assert refused.value.field == field and refused.value.reason.startswith(reason), refused.value
+
+
 def test_bad_stack_is_refused_with_field_and_reason() -> None:
-    data = {"name": "lw-test", "region": "us-east-1", "tiers": {"gold": {
+    data = {"name": "lw-test", "region": "us-east-1", "backing": BACKING, "tiers": {"gold": {
         "image": "x", "instance_types": ["g6.2xlarge"], "gpus_per_task": 4, "cpu": 1024, "memory": 4096,
         "max_tasks": 2}}}
     with pytest.raises(ConfigError) as refused:

@@ -38,18 +38,27 @@ def network(spec: StackSpec, aws: Clients) -> tuple[list[str], list[str]]:
 
 
 def _container(spec: StackSpec, name: str, image: str, command: list[str], env: dict[str, str],
-               log_group: str, gpus: int = 0, essential: bool = True) -> dict[str, Any]:
+               log_group: str, gpus: int = 0, essential: bool = True, database: bool = False) -> dict[str, Any]:
+    env = {**env, "LOREWEAVE_NATS_URL": spec.backing.nats_url}
     container: dict[str, Any] = {
         "name": name, "image": image, "essential": essential,
         "environment": sorted(({"name": k, "value": v} for k, v in env.items()), key=lambda e: e["name"]),
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": spec.region, "awslogs-stream-prefix": name}},
     }
+    if database:
+        container["secrets"] = [{"name": "LOREWEAVE_DATABASE_URL", "valueFrom": spec.backing.database_url_secret}]
     if command:
         container["command"] = list(command)
     if gpus:
         container["resourceRequirements"] = [{"type": "GPU", "value": str(gpus)}]
     return container
+
+
+def _read_secret_policy(arn: str) -> dict[str, Any]:
+    """What the task execution role needs to hand the database secret to the services' containers."""
+    action = "ssm:GetParameters" if ":ssm:" in arn else "secretsmanager:GetSecretValue"
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [action], "Resource": [arn]}]}
 
 
 def _tier_containers(spec: StackSpec, name: str, tier: TierSpec, log_group: str) -> list[dict[str, Any]]:
@@ -83,7 +92,9 @@ def desired_resources(spec: StackSpec, aws: Clients) -> list[Resource]:
                                 _POLICY + "AmazonSSMManagedInstanceCore"])}, spec.tags_for("iam")),
         Resource("iam_role", f"{stack}-execution", {
             "service": "ecs-tasks.amazonaws.com", "instance_profile": False,
-            "policies": [_POLICY + "service-role/AmazonECSTaskExecutionRolePolicy"]}, spec.tags_for("iam")),
+            "policies": [_POLICY + "service-role/AmazonECSTaskExecutionRolePolicy"],
+            "inline": {"read-database-url": _read_secret_policy(spec.backing.database_url_secret)}},
+            spec.tags_for("iam")),
         Resource("iam_role", f"{stack}-task", {
             "service": "ecs-tasks.amazonaws.com", "instance_profile": False,
             "policies": [_POLICY + "CloudWatchAgentServerPolicy"]}, spec.tags_for("iam")),
@@ -117,7 +128,7 @@ def desired_resources(spec: StackSpec, aws: Clients) -> list[Resource]:
     workloads: list[tuple[str, str, int, int, str | None]] = []
     for name, service in spec.services.items():
         env = {**service.environment, "LOREWEAVE_STACK": stack}
-        containers = [_container(spec, name, service.image, service.command, env, log_group)]
+        containers = [_container(spec, name, service.image, service.command, env, log_group, database=True)]
         resources.append(Resource("task_definition", f"{stack}-{name}", {
             "containers": containers, "cpu": str(service.cpu), "memory": str(service.memory),
             "compatibility": "FARGATE", **roles}, spec.tags_for("service")))

@@ -39,6 +39,20 @@ class Alerts(_Strict):
     emails: list[str] = Field(default_factory=list)
 
 
+class Backing(_Strict):
+    """The shared servers every task connects to; this stack does not provision them."""
+
+    nats_url: str = Field(
+        pattern=r"^(nats|tls)://\S+$",
+        description="The NATS (JetStream) cluster, as LOREWEAVE_NATS_URL of every task.",
+    )
+    database_url_secret: str = Field(
+        pattern=r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$",
+        description="ARN of the Secrets Manager secret (or SSM parameter) holding the PostgreSQL DSN, "
+                    "given to the CPU services as LOREWEAVE_DATABASE_URL.",
+    )
+
+
 class ServiceSpec(_Strict):
     """A CPU service on Fargate (the actor processes)."""
 
@@ -129,6 +143,7 @@ class StackSpec(_Strict):
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     tags: dict[str, str] = Field(default_factory=dict)
     network: Network = Field(default_factory=Network)
+    backing: Backing
     alerts: Alerts = Field(default_factory=Alerts)
     metrics_namespace: str = Field(default="Loreweave", min_length=1)
     services: dict[str, ServiceSpec] = Field(default_factory=dict)

@@ -112,7 +112,7 @@ class ClusterProvidersHandler:
             cluster=resource.name, capacityProviders=[], defaultCapacityProviderStrategy=[])
 
 
-_CONTAINER_KEYS = ("name", "image", "essential", "command", "environment", "logConfiguration",
+_CONTAINER_KEYS = ("name", "image", "essential", "command", "environment", "secrets", "logConfiguration",
                    "resourceRequirements")
 
 

@@ -9,7 +9,8 @@ from loreweave.ops.aws.resources import Clients, Current, Resource, tag_dict, ta
 
 
 class RoleHandler:
-    """``iam_role``: spec ``{"service", "policies", "instance_profile"}``; outputs ``arn``, ``profile_arn``."""
+    """``iam_role``: spec ``{"service", "policies", "instance_profile"}`` and optionally ``"inline"``
+    (policy name -> document); outputs ``arn``, ``profile_arn``."""
 
     kind = "iam_role"
 
@@ -19,9 +20,7 @@ class RoleHandler:
             role = iam.get_role(RoleName=resource.name)["Role"]
         except iam.exceptions.NoSuchEntityException:
             return None
-        statement = role["AssumeRolePolicyDocument"]
-        if isinstance(statement, str):
-            statement = json.loads(statement)
+        statement = _document(role["AssumeRolePolicyDocument"])
         service = statement["Statement"][0]["Principal"]["Service"]
         policies = sorted(
             p["PolicyArn"]
@@ -37,7 +36,14 @@ class RoleHandler:
         except iam.exceptions.NoSuchEntityException:
             pass
         tags = tag_dict(iam.list_role_tags(RoleName=resource.name).get("Tags"))
-        state = {"service": service, "policies": policies, "instance_profile": has_profile}
+        state: dict[str, Any] = {"service": service, "policies": policies, "instance_profile": has_profile}
+        inline = {
+            name: _document(iam.get_role_policy(RoleName=resource.name, PolicyName=name)["PolicyDocument"])
+            for page in iam.get_paginator("list_role_policies").paginate(RoleName=resource.name)
+            for name in page["PolicyNames"]
+        }
+        if inline:
+            state["inline"] = inline
         return Current(state, tags, outputs)
 
     def create(self, aws: Clients, resource: Resource, spec: Mapping[str, Any]) -> None:
@@ -45,19 +51,25 @@ class RoleHandler:
             "Effect": "Allow", "Principal": {"Service": spec["service"]}, "Action": "sts:AssumeRole"}]}
         aws("iam").create_role(RoleName=resource.name, AssumeRolePolicyDocument=json.dumps(document),
                                Description="Loreweave, managed by loreweave ops", Tags=tag_list(resource.tags))
-        self._converge(aws, resource, spec, [], False)
+        self._converge(aws, resource, spec, {"policies": [], "instance_profile": False})
 
     def update(self, aws: Clients, resource: Resource, spec: Mapping[str, Any], current: Current) -> None:
-        self._converge(aws, resource, spec, current.state["policies"], current.state["instance_profile"])
+        self._converge(aws, resource, spec, current.state)
         aws("iam").tag_role(RoleName=resource.name, Tags=tag_list(resource.tags))
 
-    def _converge(self, aws: Clients, resource: Resource, spec: Mapping[str, Any],
-                  attached: list[str], has_profile: bool) -> None:
+    def _converge(self, aws: Clients, resource: Resource, spec: Mapping[str, Any], state: Mapping[str, Any]) -> None:
         iam = aws("iam")
+        attached, has_profile = state["policies"], state["instance_profile"]
         for arn in sorted(set(spec["policies"]) - set(attached)):
             iam.attach_role_policy(RoleName=resource.name, PolicyArn=arn)
         for arn in sorted(set(attached) - set(spec["policies"])):
             iam.detach_role_policy(RoleName=resource.name, PolicyArn=arn)
+        wanted, present = spec.get("inline", {}), state.get("inline", {})
+        for name, document in sorted(wanted.items()):
+            if present.get(name) != document:
+                iam.put_role_policy(RoleName=resource.name, PolicyName=name, PolicyDocument=json.dumps(document))
+        for name in sorted(set(present) - set(wanted)):
+            iam.delete_role_policy(RoleName=resource.name, PolicyName=name)
         if spec["instance_profile"] and not has_profile:
             try:
                 iam.create_instance_profile(InstanceProfileName=resource.name, Tags=tag_list(resource.tags))
@@ -69,8 +81,15 @@ class RoleHandler:
         iam = aws("iam")
         for arn in current.state["policies"]:
             iam.detach_role_policy(RoleName=resource.name, PolicyArn=arn)
+        for name in current.state.get("inline", {}):
+            iam.delete_role_policy(RoleName=resource.name, PolicyName=name)
         if "profile_arn" in current.outputs:
             if current.state["instance_profile"]:
                 iam.remove_role_from_instance_profile(InstanceProfileName=resource.name, RoleName=resource.name)
             iam.delete_instance_profile(InstanceProfileName=resource.name)
         iam.delete_role(RoleName=resource.name)
+
+
+def _document(document: str | Mapping[str, Any]) -> dict[str, Any]:
+    """A policy document as a mapping (IAM may return it as JSON text)."""
+    return json.loads(document) if isinstance(document, str) else dict(document)

@@ -20,9 +20,10 @@ from loreweave.serve.errors import (
     TierFailed,
     Unavailable,
 )
-from loreweave.serve.limits import Quotas
+from loreweave.serve.limits import Quotas, QuotaStore
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
 from loreweave.serve.router import Router, TierClient
+from loreweave.serve.shared_limits import SharedQuotas
 from loreweave.serve.tier_bus import BusTierClient, TierEndpoint, TierSubjects
 from loreweave.serve.tiers import (
     AutoscalingConfig,
@@ -41,8 +42,8 @@ from loreweave.serve.tiers import (
 __all__ = [
     "AIClient", "AIError", "AnswerStream", "AutoscalingConfig", "BadRequest", "Bridge", "BridgeConfig",
     "BusTierClient", "CallContext", "DeadlineExceeded", "GenerateChunk", "GenerateRequest", "GenerateResult", "InvalidOutput",
-    "Overloaded", "QuotaExceeded", "Quotas", "RateLimited", "Resources", "Router", "RouterConfig",
-    "Sampling", "ServeConfig", "TierCall", "TierClient", "TierConfig", "TierEndpoint", "TierFailed",
+    "Overloaded", "QuotaExceeded", "QuotaStore", "Quotas", "RateLimited", "Resources", "Router", "RouterConfig",
+    "Sampling", "ServeConfig", "SharedQuotas", "TierCall", "TierClient", "TierConfig", "TierEndpoint", "TierFailed",
     "TierSubjects", "Unavailable", "WorldSettings", "build_app", "build_router_app", "build_tier_app", "failure_reply", "load_serve_config", "local_profile", "parse_serve_config",
 ]
 

@@ -16,9 +16,11 @@ from ray import serve
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
+from loreweave.actors.runtime import Bus
 from loreweave.serve.engines import Completion, Delta
 from loreweave.serve.errors import Overloaded
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
+from loreweave.serve.limits import QuotaStore
 from loreweave.serve.router import Router, Saturated
 from loreweave.serve.tier_server import TierServer
 from loreweave.serve.tiers import BridgeConfig, ServeConfig, TierConfig, check_tier_names, parse_serve_config
@@ -98,13 +100,34 @@ class ServeRouterClient:
                 responses.cancel()
 
 
+async def _quotas(config: ServeConfig, bus: Bus | None) -> tuple[QuotaStore | None, Bus | None]:
+    """The caps store ``router.shared_caps`` asks for, and the bus it opened for it (if any)."""
+    if not config.router.shared_caps:
+        return None, None
+    from loreweave.serve.bridge import connect_bus
+    from loreweave.serve.shared_limits import SharedQuotas
+
+    opened = None
+    if bus is None:
+        bus = opened = await connect_bus(config.bridge, "loreweave-ai-caps")
+    return await SharedQuotas.open(bus.js), opened
+
+
 class AIRouter:
     """The router deployment: :class:`~loreweave.serve.router.Router` over the tiers' handles."""
 
-    def __init__(self, config: Mapping[str, Any], tiers: Mapping[str, DeploymentHandle]) -> None:
+    async def __init__(  # type: ignore[misc]  # Serve awaits it
+        self, config: Mapping[str, Any], tiers: Mapping[str, DeploymentHandle]
+    ) -> None:
         serve_config = parse_serve_config(config)
         clients = {name: ServeTierClient(handle) for name, handle in tiers.items()}
-        self.router = Router(serve_config.router, serve_config.tiers, clients)
+        quotas, self.bus = await _quotas(serve_config, None)
+        self.router = Router(serve_config.router, serve_config.tiers, clients, quotas=quotas)
+
+    async def check_health(self) -> None:
+        """Unhealthy while the shared caps' NATS connection is down (Serve restarts the replica)."""
+        if self.bus is not None and not self.bus.nc.is_connected:
+            raise RuntimeError("router: not connected to NATS")
 
     async def generate(self, request: GenerateRequest, ctx: CallContext) -> GenerateResult:
         """Route one request (see :meth:`Router.generate`)."""
@@ -119,6 +142,10 @@ class AIRouter:
         """The router's counters."""
         return self.router.stats()
 
+    async def __del__(self) -> None:  # pragma: no cover - called by Serve on shutdown
+        if self.bus is not None:
+            await self.bus.close()
+
 
 class BusAIRouter(AIRouter):
     """The router deployment when tiers are services of their own: it reaches them over NATS."""
@@ -130,15 +157,8 @@ class BusAIRouter(AIRouter):
         serve_config = parse_serve_config(config)
         self.bus = await connect_bus(serve_config.bridge, "loreweave-ai-router")
         clients = {name: BusTierClient(self.bus, name) for name in serve_config.tiers}
-        self.router = Router(serve_config.router, serve_config.tiers, clients)
-
-    async def check_health(self) -> None:
-        """Unhealthy while the NATS connection is down (Serve restarts the replica)."""
-        if not self.bus.nc.is_connected:
-            raise RuntimeError("router: not connected to NATS")
-
-    async def __del__(self) -> None:  # pragma: no cover - called by Serve on shutdown
-        await self.bus.close()
+        quotas, _ = await _quotas(serve_config, self.bus)
+        self.router = Router(serve_config.router, serve_config.tiers, clients, quotas=quotas)
 
 
 class TierBus:

@@ -21,7 +21,7 @@ from opentelemetry import propagate, trace
 
 from loreweave.serve.engines import Completion, Delta, EngineRequest, ScriptedEngine
 from loreweave.serve.errors import AIError, DeadlineExceeded, InvalidOutput, Overloaded, TierFailed, root_cause
-from loreweave.serve.limits import Quotas
+from loreweave.serve.limits import Quotas, QuotaStore, Reservation
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
 from loreweave.serve.structured import check_schema, parse_output
 from loreweave.serve.tiers import QOS_ORDER, Qos, RouterConfig, Sampling, TierConfig
@@ -89,12 +89,12 @@ class Router:
         tiers: Mapping[str, TierConfig],
         clients: Mapping[str, TierClient],
         *,
-        quotas: Quotas | None = None,
+        quotas: QuotaStore | None = None,
     ) -> None:
         self.config = config
         self.tiers = dict(tiers)
         self.clients = dict(clients)
-        self.quotas = quotas or Quotas()
+        self.quotas: QuotaStore = quotas or Quotas()
         self.health = {name: TierHealth(config.failure_threshold, config.cooldown_s) for name in tiers}
         self.fallback = ScriptedEngine()
         self.counters: Counter[str] = Counter()
@@ -134,7 +134,7 @@ class Router:
             AIError: ``overloaded``, ``rate_limited``, ``quota_exceeded``, ``timeout``, ``bad_request``.
         """
         started = time.perf_counter()
-        with self._admitted(request, ctx) as reservation, self._span("ai.route", ctx):
+        async with self._admitted(request, ctx, "ai.route") as reservation:
             call = TierCall.of(request, ctx)
             fallbacks: list[str] = []
             for name in self.plan(request, ctx.world):
@@ -159,7 +159,7 @@ class Router:
                     health.in_flight -= 1
                 health.succeeded()
                 result = self._result(name, completion, fallbacks, started)
-                self.quotas.settle(reservation, result.completion_tokens)
+                await self.quotas.settle(reservation, result.completion_tokens)
                 return result
             completion = await self.fallback.generate(self._engine_request(call))
             data = parse_output(completion.text, call.json_schema) if call.json_schema else None
@@ -168,7 +168,7 @@ class Router:
                 completion.completion_tokens, completion.first_token_s, data,
             )
             result = self._result(SCRIPTED, completion, fallbacks, started)
-            self.quotas.settle(reservation, 0)
+            await self.quotas.settle(reservation, 0)
             return result
 
     async def stream(
@@ -180,7 +180,7 @@ class Router:
         token misses its ``first_token_ms`` budget, is cancelled and the next is tried.
         """
         started = time.perf_counter()
-        with self._admitted(request, ctx) as reservation, self._span("ai.route.stream", ctx):
+        async with self._admitted(request, ctx, "ai.route.stream") as reservation:
             call = TierCall.of(request, ctx)
             fallbacks: list[str] = []
             for name in self.plan(request, ctx.world):
@@ -217,14 +217,14 @@ class Router:
                     health.in_flight -= 1
                     await _close(deltas)
                 health.succeeded()
-                self.quotas.settle(reservation, tokens)
+                await self.quotas.settle(reservation, tokens)
                 return
             relay = self._relay(
                 SCRIPTED, None, self.fallback.stream(self._engine_request(call)), call, ctx, fallbacks, started
             )
             async for item in relay:
                 yield item
-            self.quotas.settle(reservation, 0)
+            await self.quotas.settle(reservation, 0)
 
     def stats(self) -> dict[str, Any]:
         """Counters: requests, shed, fallbacks per tier, answers per tier; circuits and in-flight."""
@@ -292,8 +292,9 @@ class Router:
         )
         yield self._result(name, completion, fallbacks, started)
 
-    @contextlib.contextmanager
-    def _admitted(self, request: GenerateRequest, ctx: CallContext) -> Any:
+    @contextlib.asynccontextmanager
+    async def _admitted(self, request: GenerateRequest, ctx: CallContext, span: str) -> AsyncIterator[Reservation]:
+        """Admit a request (load, schema, deadline, caps) and hold its place while it runs, in a span."""
         self.counters["requests"] += 1
         if self.in_flight >= self.config.max_in_flight:
             self.counters["shed"] += 1
@@ -304,13 +305,15 @@ class Router:
             raise DeadlineExceeded("deadline", "passed before the request was routed")
         settings = self.config.world(ctx.world)
         reserve = request.max_tokens or self._max_tokens(request, ctx.world)
-        reservation = self.quotas.admit(ctx.world, request.player_id, settings, reserve)
-        self.in_flight += 1
+        self.in_flight += 1  # before the caps are asked, which may wait on a shared store
         try:
-            yield reservation
-        except BaseException:
-            self.quotas.settle(reservation, 0)
-            raise
+            reservation = await self.quotas.admit(ctx.world, request.player_id, settings, reserve)
+            try:
+                with self._span(span, ctx):
+                    yield reservation
+            except BaseException:
+                await self.quotas.settle(reservation, 0)
+                raise
         finally:
             self.in_flight -= 1
 

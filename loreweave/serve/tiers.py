@@ -181,6 +181,11 @@ class RouterConfig(_Strict):
         description="Tiers tried in order per request class; the scripted engine always comes last.",
     )
     max_in_flight: int = Field(default=512, ge=1, description="Requests held at once, else 'overloaded'.")
+    shared_caps: bool = Field(
+        default=False,
+        description="Count the worlds' caps in a NATS key-value bucket every router replica shares "
+                    "(the bridge's NATS server); off: each replica counts its own.",
+    )
     failure_threshold: int = Field(default=3, ge=1, description="Failures in a row that open a tier's circuit.")
     cooldown_s: float = Field(default=5.0, gt=0, description="How long an open circuit skips the tier.")
     worlds: dict[str, WorldSettings] = Field(

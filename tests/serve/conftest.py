@@ -34,6 +34,7 @@ SCRIPTED_ARGS: dict[str, Any] = {
     "router": {
         "routes": {"dialogue": ["gold", "bronze"], "narrative": ["gold", "bronze"], "background": ["bronze"]},
         "max_in_flight": 24,
+        "shared_caps": True,  # the caps test goes through the NATS key-value bucket
         "failure_threshold": 1000,
         "resources": _SMALL,
         "worlds": {

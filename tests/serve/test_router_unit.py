@@ -153,18 +153,18 @@ async def test_rate_and_token_caps_per_world_and_player() -> None:
         await router.generate(ask(player_id="p1", max_tokens=150), ctx("rich"))
 
 
-def test_token_quota_counts_real_usage_and_resets_each_day() -> None:
+async def test_token_quota_counts_real_usage_and_resets_each_day() -> None:
     now = [1_000_000.0]
     quotas = Quotas(clock=lambda: now[0])
     settings = WorldSettings(tokens_per_day=100)
-    reservation = quotas.admit("w", None, settings, 80)
-    quotas.settle(reservation, 10)
+    reservation = await quotas.admit("w", None, settings, 80)
+    await quotas.settle(reservation, 10)
     assert quotas.used_today("w") == 10
-    quotas.admit("w", None, settings, 90)
+    await quotas.admit("w", None, settings, 90)
     with pytest.raises(QuotaExceeded):
-        quotas.admit("w", None, settings, 1)
+        await quotas.admit("w", None, settings, 1)
     now[0] += 86_400
-    quotas.admit("w", None, settings, 100)
+    await quotas.admit("w", None, settings, 100)
 
 
 async def test_stream_sends_first_words_before_the_line_is_finished() -> None:

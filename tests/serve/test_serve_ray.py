@@ -97,6 +97,9 @@ async def test_per_world_caps_reply_rate_limited_and_spare_other_worlds(
         await ai_client.generate("capped-world", dialogue(), timeout=5)
     assert caught.value.field == "world.requests_per_minute"
     assert (await ai_client.generate(world, dialogue(), timeout=5)).tier == "gold"
+    # Counted where every router replica sees it (router.shared_caps).
+    caps = await ai_client.bus.js.key_value("LW_AI_CAPS")
+    assert (await caps.get("rate.w.capped-world")).value
 
 
 async def test_load_is_shed_with_an_overloaded_reply(ai_app: AIApp, ai_client: AIClient) -> None:

@@ -3,8 +3,8 @@
 With ``router.shared_caps`` on, a world's requests per minute and tokens per day are one
 budget however many router replicas (or ECS tasks) answer it. Each counter is one key of
 the JetStream KV bucket ``LW_AI_CAPS``, changed by compare-and-set on its revision, so
-concurrent replicas never lose an update; a request whose second cap refuses it gives
-back what the first took. Keys expire two days after their last change.
+concurrent replicas never lose an update; a request's counters change concurrently, and
+when one cap refuses it the others are given back. Keys expire two days after their last change.
 
 Keys: ``rate.w.<world>`` and ``rate.p.<world>.<player digest>`` hold a token bucket
 (``tokens stamp``); ``day.<n>.w.<world>`` and ``day.<n>.p.<world>.<player digest>`` hold
@@ -13,6 +13,7 @@ the tokens counted on day ``n``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from typing import Callable
@@ -76,20 +77,18 @@ class SharedQuotas:
         now = self._clock()
         day = day_of(now)
         rates, quotas = cap_keys(world, player, settings)
-        done: list[tuple[str, Callable[[bytes | None], bytes]]] = []
-        try:
-            for cap in quotas:
-                key = f"day.{day}.{_key_part(cap.key)}"
-                await self._change(key, self._reserve(cap, tokens))
-                done.append((key, _add(-tokens)))
-            for cap in rates:
-                key = f"rate.{_key_part(cap.key)}"
-                await self._change(key, self._take(cap, now))
-                done.append((key, _give_back(cap, now)))
-        except _Refused as refused:
-            for key, undo in reversed(done):
-                await self._change(key, undo)
-            raise refused.error from None
+        # Every counter at once (one round of compare-and-set each); the refused give back nothing,
+        # the others are undone when any refused.
+        steps = [(f"day.{day}.{_key_part(cap.key)}", self._reserve(cap, tokens), _add(-tokens)) for cap in quotas]
+        steps += [(f"rate.{_key_part(cap.key)}", self._take(cap, now), _give_back(cap, now)) for cap in rates]
+        outcomes = await asyncio.gather(*(self._change(key, change) for key, change, _ in steps),
+                                        return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            await asyncio.gather(*(self._change(key, undo) for (key, _, undo), outcome in zip(steps, outcomes)
+                                   if not isinstance(outcome, BaseException)))
+            first = failures[0]  # in cap order: daily quotas, then rates; the world before the player
+            raise first.error if isinstance(first, _Refused) else first
         return Reservation([cap.key for cap in quotas], day, tokens)
 
     async def settle(self, reservation: Reservation, used_tokens: int) -> None:
@@ -99,8 +98,8 @@ class SharedQuotas:
         reservation.settled = True
         delta = used_tokens - reservation.tokens
         if delta:
-            for cap_key in reservation.keys:
-                await self._change(f"day.{reservation.day}.{_key_part(cap_key)}", _add(delta))
+            await asyncio.gather(*(self._change(f"day.{reservation.day}.{_key_part(cap_key)}", _add(delta))
+                                   for cap_key in reservation.keys))
 
     async def used_today(self, world: str, player: str | None = None) -> int:
         """Tokens counted today for a world (or one of its players)."""

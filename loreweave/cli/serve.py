@@ -177,4 +177,3 @@ def run_command(
     for line in describe_config(config):
         click.echo(line)
     asyncio.run(run_serve(config, address=address, nats_url=nats_url, tiers=tiers, router_only=router_only))
-

@@ -82,11 +82,16 @@ def read_yaml(path: Path) -> Any:
         ConfigError: naming the file, when it cannot be read or is not valid YAML.
     """
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), f"is not valid YAML: {problem}{where}") from None
 
 
 def validation_error(exc: ValidationError, root: str) -> ConfigError:

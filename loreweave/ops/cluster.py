@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from loreweave.config import read_yaml
 from loreweave.protocol.errors import ConfigError
 
 #: Node label naming the model tier a worker node type serves.
@@ -90,10 +89,4 @@ def load_cluster_config(path: Path) -> ClusterConfig:
     Raises:
         ConfigError: for an unreadable file, bad YAML, or a field Ray refuses.
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
-    return validate_cluster_config(data)
+    return validate_cluster_config(read_yaml(path))

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from loreweave.config import read_yaml
 from loreweave.protocol.errors import ConfigError
 from loreweave.schemas.ai import RequestClass
 from loreweave.schemas.qos import QosLevel as Qos
@@ -353,12 +353,7 @@ def load_serve_config(path: Path) -> ServeConfig:
     Raises:
         ConfigError: for an unreadable file, bad YAML, or a refused value (field named).
     """
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"is not valid YAML: {exc}") from None
+    document = read_yaml(path)
     if not isinstance(document, Mapping):
         raise ConfigError(str(path), "must be a mapping with 'applications'")
     name, args = find_app_args(document)

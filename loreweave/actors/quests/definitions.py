@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from loreweave.config import read_yaml
 from loreweave.protocol import ConfigError
 from loreweave.schemas import Objective, Rewards
 
@@ -60,15 +60,7 @@ def _where(location: tuple[Any, ...]) -> str:
 
 
 def _documents(path: Path) -> list[tuple[str, Any]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(path), f"is not valid YAML: {problem}{where}") from None
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
+    data = read_yaml(path)
     if isinstance(data, dict) and "quests" in data and "id" not in data:
         data = data["quests"]
         prefix = "quests"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import yaml
-
+from loreweave.config import read_yaml
 from loreweave.ops.capacity.model import CapacityModel, TierModel
 from loreweave.protocol.errors import ConfigError
 
@@ -22,11 +21,7 @@ def with_serve_settings(model: CapacityModel, serve_path: Path) -> CapacityModel
     """
     from loreweave.serve.tiers import find_app_args, parse_serve_config
 
-    try:
-        document = yaml.safe_load(Path(serve_path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(str(serve_path), f"cannot be read: {exc}") from None
-    _, args = find_app_args(document)
+    _, args = find_app_args(read_yaml(Path(serve_path)))
     serve = parse_serve_config(args)
     tiers: dict[str, TierModel] = {}
     for name, tier in model.tiers.items():

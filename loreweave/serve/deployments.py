@@ -21,7 +21,7 @@ from loreweave.serve.engines import Completion, Delta
 from loreweave.serve.errors import Overloaded
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
 from loreweave.serve.limits import QuotaStore
-from loreweave.serve.router import Router, Saturated
+from loreweave.serve.router import Router, Saturated, TierClient
 from loreweave.serve.tier_server import TierServer
 from loreweave.serve.tiers import BridgeConfig, ServeConfig, TierConfig, check_tier_names, parse_serve_config
 
@@ -120,9 +120,14 @@ class AIRouter:
         self, config: Mapping[str, Any], tiers: Mapping[str, DeploymentHandle]
     ) -> None:
         serve_config = parse_serve_config(config)
-        clients = {name: ServeTierClient(handle) for name, handle in tiers.items()}
-        quotas, self.bus = await _quotas(serve_config, None)
-        self.router = Router(serve_config.router, serve_config.tiers, clients, quotas=quotas)
+        self.bus: Bus | None = None
+        await self._route(serve_config, {name: ServeTierClient(handle) for name, handle in tiers.items()})
+
+    async def _route(self, config: ServeConfig, clients: Mapping[str, TierClient]) -> None:
+        """Build the router over ``clients``, with the caps store the config asks for."""
+        quotas, opened = await _quotas(config, self.bus)
+        self.bus = self.bus or opened
+        self.router = Router(config.router, config.tiers, clients, quotas=quotas)
 
     async def check_health(self) -> None:
         """Unhealthy while the shared caps' NATS connection is down (Serve restarts the replica)."""
@@ -156,9 +161,7 @@ class BusAIRouter(AIRouter):
 
         serve_config = parse_serve_config(config)
         self.bus = await connect_bus(serve_config.bridge, "loreweave-ai-router")
-        clients = {name: BusTierClient(self.bus, name) for name in serve_config.tiers}
-        quotas, _ = await _quotas(serve_config, self.bus)
-        self.router = Router(serve_config.router, serve_config.tiers, clients, quotas=quotas)
+        await self._route(serve_config, {name: BusTierClient(self.bus, name) for name in serve_config.tiers})
 
 
 class TierBus:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
@@ -12,6 +11,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from loreweave.testing import eventually  # noqa: F401  (the test modules import it from here)
 
 SPANS = InMemorySpanExporter()
 METRICS = InMemoryMetricReader()
@@ -47,17 +48,3 @@ def counter_value(name: str, **attributes: str) -> float:
         for point in metric_points(name)
         if all(point.attributes.get(key) == value for key, value in attributes.items())
     )
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Wait until ``check()`` is true, failing the test after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)

@@ -3,7 +3,14 @@
 Pure Python with no NATS imports, so it is fast to test and reusable by any client.
 """
 
-from loreweave.protocol.codec import DEFAULT_MAX_FRAME_BYTES, PayloadSchema, decode_frame, encode_frame
+from loreweave.protocol.codec import (
+    DEFAULT_MAX_FRAME_BYTES,
+    MAX_PAYLOAD_DEPTH,
+    MAX_TS_US,
+    PayloadSchema,
+    decode_frame,
+    encode_frame,
+)
 from loreweave.protocol.errors import (
     ConfigError,
     FrameError,
@@ -29,6 +36,7 @@ from loreweave.protocol.subjects import (
     ROOT,
     RPC_PREFIX,
     Subject,
+    check_frame_subject,
     check_pattern,
     check_publish_subject,
     check_token,
@@ -45,8 +53,8 @@ from loreweave.protocol.subjects import (
 __all__ = [
     "ConfigError", "DEFAULT_MAX_FRAME_BYTES", "DLQ_ERROR", "DLQ_PREFIX", "DLQ_REASON",
     "DLQ_SUBJECT", "ERROR_CODE", "FRAME_FIELDS", "Frame", "FrameError", "LoreweaveError",
-    "MSG_ID", "PayloadSchema", "RESERVED_WORLDS", "ROOT", "RPC_PREFIX", "SchemaError", "Subject",
-    "SubjectError", "TRACEPARENT", "check_pattern", "check_publish_subject", "check_token",
+    "MAX_PAYLOAD_DEPTH", "MAX_TS_US", "MSG_ID", "PayloadSchema", "RESERVED_WORLDS", "ROOT", "RPC_PREFIX", "SchemaError", "Subject",
+    "SubjectError", "TRACEPARENT", "check_frame_subject", "check_pattern", "check_publish_subject", "check_token",
     "check_world", "decode_frame", "derived_frame_id", "dlq_subject", "encode_frame",
     "event_subject", "frame_headers", "is_journaled", "request_subject", "subject_matches", "frame_id_millis", "is_frame_id", "new_frame_id",
     "now_us", "parse_subject", "pattern", "trace_context",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Mapping, Protocol
 
@@ -10,13 +11,20 @@ import msgpack
 from loreweave.protocol.errors import FrameError, SubjectError
 from loreweave.protocol.frame import FRAME_FIELDS, Frame
 from loreweave.protocol.ids import is_frame_id
-from loreweave.protocol.subjects import RESERVED_WORLDS, check_world
+from loreweave.protocol.subjects import RESERVED_WORLDS, ROOT, check_frame_subject, check_world
 
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
 _VERSION = re.compile(r"\d{1,4}\.\d{1,4}")
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _FIELD_SET = frozenset(FRAME_FIELDS)
 _MAX_SOURCE = 128
+#: Most levels of maps and lists in a payload, the payload map itself included.
+MAX_PAYLOAD_DEPTH = 32
+#: Latest ``ts`` accepted, 9999-12-31T23:59:59Z: a later time has no ``datetime`` to journal it as.
+MAX_TS_US = 253_402_300_799_000_000
+# Values stored as they are by JSON (and jsonb); MessagePack ints always fit in 64 bits.
+_SCALARS = frozenset({str, int, bool, type(None)})
+_LW = f"{ROOT}."
 
 
 class PayloadSchema(Protocol):
@@ -62,8 +70,19 @@ def decode_frame(
     data: bytes,
     max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     schema: PayloadSchema | None = None,
+    *,
+    subject: str | None = None,
 ) -> Frame:
     """Decode and check one frame; with ``schema``, validate and type its payload.
+
+    A decoded frame can always be encoded again and journaled as JSON: binary values,
+    MessagePack extension types, non-string map keys, NaN and infinities, and payloads
+    nested deeper than :data:`MAX_PAYLOAD_DEPTH` are refused here rather than failing
+    later. Strings may hold U+0000 (the journal stores it as U+FFFD).
+
+    Args:
+        subject: the subject the frame arrived on; when it is an event or request subject,
+            the frame's world and type must be its own (see :func:`check_frame_subject`).
 
     Raises:
         FrameError: naming the field and the reason; its ``code`` is the dead-letter reason.
@@ -71,13 +90,24 @@ def decode_frame(
     if len(data) > max_bytes:
         raise FrameError("frame", f"{len(data)} bytes exceeds the limit of {max_bytes}", "too_large")
     try:
-        wire = msgpack.unpackb(data, raw=False, strict_map_key=True)
+        wire = msgpack.unpackb(data, raw=False, strict_map_key=True, ext_hook=_refuse_ext)
+    except FrameError:
+        raise
     except Exception as exc:  # msgpack raises several unrelated types for bad bytes
         raise FrameError("frame", f"not valid MessagePack: {type(exc).__name__}: {exc}") from None
     if not isinstance(wire, dict):
         raise FrameError("frame", f"must be a map, got {type(wire).__name__}")
     _check_envelope(wire)
+    # World and type are checked tokens here, so this is the event subject; anything else
+    # (a request subject, a mismatch) takes the full check.
+    if subject is not None and subject != f"{_LW}{wire['world']}.{wire['type']}":
+        check_frame_subject(subject, wire["world"], wire["type"])
     payload: Any = wire["payload"]
+    # A flat map of strings, ints, booleans and nils (most frames) needs no walk.
+    for key, value in payload.items():
+        if type(value) not in _SCALARS or type(key) is not str:
+            _check_payload(payload, "payload", 1)
+            break
     if schema is not None:
         payload = schema.validate(wire["type"], wire["version"], payload)
     return Frame(
@@ -91,6 +121,36 @@ def decode_frame(
         correlation_id=wire["correlation_id"],
         causation_id=wire["causation_id"],
     )
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise FrameError("frame", f"holds a MessagePack extension type ({code}), which frames do not use")
+
+
+def _check_payload(value: Any, field: str, depth: int) -> None:
+    """Raise :class:`FrameError` naming the first value that could not be re-encoded and journaled."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is float:
+        if not math.isfinite(value):
+            raise FrameError(field, f"must be a finite number, got {value!r}")
+        return
+    if kind is dict or kind is list:
+        if depth > MAX_PAYLOAD_DEPTH:
+            raise FrameError(field, f"nests deeper than {MAX_PAYLOAD_DEPTH} levels of maps and lists")
+        if kind is list:
+            for index, item in enumerate(value):
+                _check_payload(item, f"{field}[{index}]", depth + 1)
+            return
+        for key, item in value.items():
+            if type(key) is not str:
+                raise FrameError(field, f"map keys must be strings, got {type(key).__name__} {key!r:.40}")
+            _check_payload(item, f"{field}.{key}", depth + 1)
+        return
+    if kind is bytes:
+        raise FrameError(field, "must not be binary (it cannot be journaled as JSON); send text or base64")
+    raise FrameError(field, f"must be a string, number, boolean, nil, map or list, got {kind.__name__}")
 
 
 _ULID = "[0-7][0-9A-HJKMNP-TV-Z]{25}"
@@ -114,10 +174,11 @@ def _check_envelope(wire: Mapping[str, Any]) -> None:
         if (
             _FAST_FIELDS.fullmatch(joined)
             and type(ts) is int
-            and ts >= 0
+            and 0 <= ts <= MAX_TS_US
             and (causation is None or (type(causation) is str and _FRAME_ID.fullmatch(causation)))
             and type(source) is str
             and 0 < len(source) <= _MAX_SOURCE
+            and "\0" not in source
             and type(wire["payload"]) is dict
             and wire["world"] not in RESERVED_WORLDS
         ):
@@ -147,11 +208,13 @@ def _explain_envelope(wire: Mapping[str, Any]) -> None:
     if causation is not None and not is_frame_id(causation):
         raise FrameError("causation_id", f"must be a ULID or nil, got {causation!r}")
     ts = wire["ts"]
-    if type(ts) is not int or ts < 0:
-        raise FrameError("ts", f"must be a non-negative integer of microseconds, got {ts!r}")
+    if type(ts) is not int or not 0 <= ts <= MAX_TS_US:
+        raise FrameError("ts", f"must be an integer of microseconds from 0 to {MAX_TS_US}, got {ts!r}")
     source = wire["source"]
     if not isinstance(source, str) or not 0 < len(source) <= _MAX_SOURCE:
         raise FrameError("source", f"must be a string of 1 to {_MAX_SOURCE} characters")
+    if "\0" in source:  # a PostgreSQL text column cannot hold U+0000
+        raise FrameError("source", "must not contain U+0000")
     if not isinstance(wire["payload"], dict):
         raise FrameError("payload", f"must be a map, got {type(wire['payload']).__name__}")
     try:

@@ -15,7 +15,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from loreweave.protocol.errors import SubjectError
+from loreweave.protocol.errors import FrameError, SubjectError
 
 ROOT = "lw"
 DLQ_PREFIX = f"{ROOT}.dlq"
@@ -23,6 +23,8 @@ RPC_PREFIX = f"{ROOT}.rpc"
 #: World ids that name system subjects (``lw.dlq.*``, ``lw.ai.*``...) and cannot be worlds.
 RESERVED_WORLDS = frozenset({"dlq", "rpc", "ai", "sys", "ops", "kb"})
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+_LW = f"{ROOT}."
+_RPC = f"{RPC_PREFIX}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,40 @@ def subject_matches(subject_pattern: str, subject: str) -> bool:
         if index >= len(tokens) or (token != "*" and token != tokens[index]):
             return False
     return len(tokens) == len(pattern_tokens)
+
+
+def check_frame_subject(subject: str, world: str, event_type: str) -> None:
+    """Refuse a frame of ``world`` and ``event_type`` that arrived on a subject naming others.
+
+    Permissions and routing see the subject, not the envelope, so the subject is
+    authoritative: on an event subject (``lw.<world>.<domain>.<event>``) or a request
+    subject (``lw.rpc.<world>.<domain>.<name>``) the frame's world and type must be the
+    subject's. Other subjects (``lw.ai.*``, ``lw.sys.*``, reply inboxes) carry frames of
+    any world and type and are not checked.
+
+    Raises:
+        FrameError: code ``subject_mismatch``, naming ``world`` or ``type``.
+    """
+    try:
+        # Cached and exact: the common case costs one dict lookup and one comparison.
+        expected = event_subject(world, event_type)
+    except SubjectError as exc:
+        raise FrameError(exc.field, exc.reason) from None
+    if subject == expected or not subject.startswith(_LW):
+        return
+    if subject.startswith(_RPC):
+        expected = _RPC + expected[len(_LW):]
+        if subject == expected:
+            return
+        subject_world = subject[len(_RPC):].partition(".")[0]
+    else:
+        subject_world = subject[len(_LW):].partition(".")[0]
+        if subject_world in RESERVED_WORLDS:
+            return
+    field, value = ("world", world) if subject_world != world else ("type", event_type)
+    raise FrameError(
+        field, f"{value!r} does not match the subject {subject!r} (expected {expected!r})", "subject_mismatch"
+    )
 
 
 def dlq_subject(reason: str) -> str:

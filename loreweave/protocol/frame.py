@@ -73,11 +73,13 @@ class Frame:
         index: int,
         version: str = "1.0",
         world: str | None = None,
+        scope: str | None = None,
     ) -> Frame:
-        """Return the ``index``-th frame emitted while handling this one.
+        """Return the ``index``-th frame emitted by ``scope`` (default: ``source``) while handling this one.
 
-        The child keeps the correlation id, names this frame as its cause, and gets
-        a deterministic id, so re-emitting it after a redelivery is de-duplicated.
+        The child keeps the correlation id, names this frame as its cause, and gets a
+        deterministic id unique to (this frame, scope, index), so re-emitting it after a
+        redelivery is de-duplicated while other emitters never collide with it.
         """
         return Frame(
             type=type,
@@ -85,7 +87,7 @@ class Frame:
             payload=payload,
             source=source,
             version=version,
-            id=derived_frame_id(self.id, index),
+            id=derived_frame_id(self.id, index, source if scope is None else scope),
             correlation_id=self.correlation_id,
             causation_id=self.id,
         )

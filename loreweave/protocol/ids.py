@@ -41,10 +41,6 @@ def _encode_random(value: int) -> str:
     )
 
 
-def _encode_parts(millis: int, random_part: int) -> str:
-    return _encode(millis)[-10:] + _encode_random(random_part)
-
-
 class _MonotonicUlid:
     """ULIDs that stay strictly increasing within one process, even within a millisecond."""
 
@@ -95,11 +91,13 @@ def is_frame_id(value: object) -> bool:
     return isinstance(value, str) and _FRAME_ID.fullmatch(value) is not None
 
 
-def derived_frame_id(parent_id: str, index: int) -> str:
-    """Return the deterministic id of the ``index``-th frame caused by ``parent_id``.
+def derived_frame_id(parent_id: str, index: int, scope: str = "") -> str:
+    """Return the deterministic id of the ``index``-th frame that ``scope`` emitted while handling ``parent_id``.
 
-    It keeps the parent's timestamp, so it still sorts by time.
+    ``scope`` names who emits (the runtime passes ``<actor>.<handler>``), so two handlers or
+    two actors reacting to the same frame never share an id, while a re-run of one handler
+    after a redelivery gets the same ids back and JetStream de-duplicates the copies.
+    The id keeps the parent's time prefix, so it still sorts by time.
     """
-    millis = frame_id_millis(parent_id)
-    digest = hashlib.blake2b(f"{parent_id}/{index}".encode(), digest_size=10).digest()
-    return _encode_parts(millis, int.from_bytes(digest, "big"))
+    digest = hashlib.blake2b(f"{parent_id}/{scope}/{index}".encode(), digest_size=10).digest()
+    return parent_id[:10] + _encode_random(int.from_bytes(digest, "big"))

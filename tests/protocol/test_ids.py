@@ -29,3 +29,12 @@ def test_is_frame_id_refuses_lookalikes() -> None:
     assert not is_frame_id("U" * 26)  # U is not in Crockford's alphabet
     assert not is_frame_id("8" + "0" * 25)  # would overflow 128 bits
     assert not is_frame_id(12345)
+
+
+def test_derived_ids_differ_by_who_emits_and_stay_deterministic() -> None:
+    parent = new_frame_id()
+    ids = {derived_frame_id(parent, index, scope) for scope in ("npc.said", "npc.moved", "journal.record")
+           for index in range(3)}
+    assert len(ids) == 9 and all(is_frame_id(i) for i in ids)
+    assert derived_frame_id(parent, 1, "npc.said") == derived_frame_id(parent, 1, "npc.said")
+    assert all(frame_id_millis(i) == frame_id_millis(parent) for i in ids)

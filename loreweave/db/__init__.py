@@ -1,5 +1,5 @@
-"""PostgreSQL persistence: pools with pgvector, migrations, actor snapshots, exactly-once claims, the journal,
-the payment ledger and quest rows."""
+"""PostgreSQL persistence: pools with pgvector, migrations, actor snapshots, exactly-once claims, the frame outbox,
+the journal, the payment ledger and quest rows."""
 
 from loreweave.db.connect import DEFAULT_CONNECT_TIMEOUT, check_dsn, connect, create_pool, describe_target
 from loreweave.db.database import Database, database_status, journal_history, migrate_database, open_database
@@ -15,6 +15,7 @@ from loreweave.db.migrations import (
     migrate,
     migration_status,
 )
+from loreweave.db.outbox import OutboxFrame, delete_sent, stage_frames, unsent_frames
 from loreweave.db.quests import QuestRow
 from loreweave.db.state import Snapshot, StateStore, claim_frame, claim_frames
 
@@ -32,6 +33,7 @@ __all__ = [
     "MigrationError",
     "MigrationState",
     "NewIntent",
+    "OutboxFrame",
     "QueryError",
     "QuestRow",
     "Refund",
@@ -44,6 +46,7 @@ __all__ = [
     "connect",
     "create_pool",
     "database_status",
+    "delete_sent",
     "describe_target",
     "discover_migrations",
     "journal_history",
@@ -51,4 +54,6 @@ __all__ = [
     "migrate_database",
     "migration_status",
     "open_database",
+    "stage_frames",
+    "unsent_frames",
 ]

@@ -9,9 +9,10 @@ events were published, so a crash between commit and publish is repaired on rest
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, AsyncIterator, Literal
 
 import asyncpg
 
@@ -104,6 +105,17 @@ class LedgerLine:
     amount_minor: int
 
 
+@contextlib.asynccontextmanager
+async def _transaction(executor: Executor) -> AsyncIterator[Any]:
+    """A transaction on a pooled connection, or (given a connection) one nested in the caller's."""
+    if isinstance(executor, asyncpg.Pool):
+        async with executor.acquire() as conn, conn.transaction():
+            yield conn
+    else:
+        async with executor.transaction():
+            yield executor
+
+
 def _intent(record: Any) -> Intent:
     return Intent(**{f.name: record[f.name] for f in fields(Intent)})
 
@@ -152,9 +164,11 @@ async def retry_intent(conn: Executor, intent_id: uuid.UUID, payment_method: str
 
 
 async def settle_intent(
-    pool: asyncpg.Pool, intent_id: uuid.UUID, *, ok: bool, provider_ref: str, message: str
+    executor: Executor, intent_id: uuid.UUID, *, ok: bool, provider_ref: str, message: str
 ) -> tuple[Intent, bool]:
     """Settle a pending intent in one transaction: completed with its entitlement and ledger line, or failed.
+
+    Given a connection, the transaction nests in the caller's (whose commit then decides).
 
     Returns:
         The intent and whether this call settled it (False: it was settled before, left as it was).
@@ -162,7 +176,7 @@ async def settle_intent(
     Raises:
         LedgerError: no intent has this id.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(executor) as conn:
         status = await conn.fetchval("SELECT status FROM purchase_intents WHERE intent_id = $1 FOR UPDATE", intent_id)
         if status is None:
             raise LedgerError("intent_id", f"no purchase intent {intent_id}")
@@ -185,7 +199,7 @@ async def settle_intent(
 
 
 async def record_refund(
-    pool: asyncpg.Pool,
+    executor: Executor,
     intent_id: uuid.UUID,
     *,
     idempotency_key: str,
@@ -194,6 +208,8 @@ async def record_refund(
     provider_ref: str = "",
 ) -> tuple[Refund, bool]:
     """Record a refund in one transaction; the one that refunds the rest revokes the entitlement.
+
+    Given a connection, the transaction nests in the caller's (whose commit then decides).
 
     Returns:
         The refund and whether this call recorded it (False: a refund with this key exists).
@@ -204,7 +220,7 @@ async def record_refund(
     """
     if amount_minor <= 0:
         raise LedgerError("amount_minor", f"must be > 0, got {amount_minor}")
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(executor) as conn:
         # Locked first, so refunds of one intent are checked one after the other.
         intent = await conn.fetchrow(
             "SELECT purchase_id, status, amount_minor FROM purchase_intents WHERE intent_id = $1 FOR UPDATE",
@@ -240,13 +256,13 @@ async def record_refund(
 
 
 async def mark_announced(conn: Executor, intent_id: uuid.UUID) -> None:
-    """Record that a settled intent's events were published."""
+    """Record that a settled intent's events were published (or staged in the outbox, in this transaction)."""
     await conn.execute("UPDATE purchase_intents SET announced = true WHERE intent_id = $1 AND NOT announced",
                        intent_id)
 
 
 async def mark_refund_announced(conn: Executor, refund_id: uuid.UUID) -> None:
-    """Record that a refund's events were published."""
+    """Record that a refund's events were published (or staged in the outbox, in this transaction)."""
     await conn.execute("UPDATE refunds SET announced = true WHERE refund_id = $1", refund_id)
 
 

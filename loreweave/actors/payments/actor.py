@@ -13,8 +13,10 @@ resolved by asking the provider again with the same key: by a retry of the reque
 the actor starts. A refund is full, recorded with its own idempotency key, never above what
 was paid; a second refund changes nothing.
 
-Events are published after the commit and then marked as published, so a crash in between
-is repaired when the actor starts (the events then come at least once).
+The events that announce an outcome are written to the actor's outbox in the transaction that
+records the outcome, published with JetStream acknowledgements after the commit, and only then
+deleted from the outbox; a crash in between leaves them there, and they are published again
+(same frame ids, so JetStream keeps one copy) when the actor starts and every few seconds.
 
 Answers: ``payment.purchase``, ``payment.refund``, ``payment.get_ledger``. Consumes ``world.closed``.
 Emits: ``payment.succeeded``/``declined``/``refunded``, ``payment.entitlement_granted``/``revoked``.
@@ -26,13 +28,14 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
 from loreweave.actors.base import GameActor
 from loreweave.actors.payments.providers import Charge, LocalTestProvider, PaymentProvider, ProviderError
-from loreweave.actors.runtime import Context, on, reply
-from loreweave.db import Intent, NewIntent, Refund, ledger
+from loreweave.actors.runtime import Context, every, frame_for, on, reply
+from loreweave.db import Intent, NewIntent, OutboxFrame, Refund, ledger
 from loreweave.protocol import ConfigError, LoreweaveError
 from loreweave.schemas import (
     EntitlementGranted,
@@ -84,6 +87,7 @@ class Recovery:
     settled: int = 0
     still_pending: int = 0
     announced: int = 0
+    resent: int = 0
 
 
 class Payments(GameActor[PaymentsState]):
@@ -117,13 +121,26 @@ class Payments(GameActor[PaymentsState]):
         self.recovery = await self.recover()
 
     async def recover(self) -> Recovery:
-        """Resolve pending intents with the provider (same keys), then publish unannounced outcomes.
+        """Publish what the outbox still holds, announce outcomes settled without events (rows of an
+        older version), then resolve pending intents with the provider (same keys).
 
         Stops asking the provider at its first outage: the rest stay pending until a retry of
         their key or the next start.
         """
         pool = self.database.pool
-        settled = still_pending = announced = 0
+        resent = await self.outbox.resend()
+        announced = 0
+        for intent in await ledger.unannounced_intents(pool):
+            async with self.database.state.transaction() as conn:
+                rows = await self._stage_purchase(conn, intent, None)
+            await self._publish(rows)
+            announced += 1
+        for refund, intent in await ledger.unannounced_refunds(pool):
+            async with self.database.state.transaction() as conn:
+                rows = await self._stage_refund(conn, refund, intent, None)
+            await self._publish(rows)
+            announced += 1
+        settled = still_pending = 0
         pending = await ledger.pending_intents(pool)
         for index, intent in enumerate(pending):
             try:
@@ -133,16 +150,15 @@ class Payments(GameActor[PaymentsState]):
                 logger.warning("payments: %d intents stay pending, the provider is out: %s", still_pending, exc)
                 break
             settled += 1
-        for intent in await ledger.unannounced_intents(pool):
-            await self._announce_purchase(intent, None)
-            announced += 1
-        for refund, intent in await ledger.unannounced_refunds(pool):
-            await self._announce_refund(refund, intent, None)
-            announced += 1
-        if settled or still_pending or announced:
-            logger.info("payments: recovered %d pending intents (%d still pending), announced %d outcomes",
-                        settled, still_pending, announced)
-        return Recovery(settled, still_pending, announced)
+        if settled or still_pending or announced or resent:
+            logger.info("payments: recovered %d pending intents (%d still pending), announced %d outcomes,"
+                        " published %d frames left in the outbox", settled, still_pending, announced, resent)
+        return Recovery(settled, still_pending, announced, resent)
+
+    @every(5.0)
+    async def resend_outbox(self) -> None:
+        """Publish outbox frames whose publish failed after their commit (a NATS outage)."""
+        await self.outbox.resend(older_than_s=5.0)
 
     def _receipt(self, intent: Intent, replayed: bool = False) -> PaymentReceipt:
         if intent.fully_refunded:
@@ -156,49 +172,68 @@ class Payments(GameActor[PaymentsState]):
             message=message, replayed=replayed,
         )
 
-    async def _emit(self, event: Event, world: str, ctx: Context | None) -> None:
+    async def _stage(
+        self, conn: Any, events: list[Event], world: str, ctx: Context | None
+    ) -> list[OutboxFrame]:
+        """Write the events of an outcome to the outbox, in the transaction that records the outcome."""
         if ctx is not None:
-            await ctx.emit(event)
+            frames = [ctx.derive(event) for event in events]
         else:  # on start, repairing a crash: no request to descend from
-            await self.publish(event, world, durable=True)
+            frames = [frame_for(event, world, self.name) for event in events]
+        return await self.outbox.stage(conn, frames)
+
+    async def _publish(self, rows: list[OutboxFrame]) -> None:
+        """Publish an outcome's committed events; on failure leave them to :meth:`resend_outbox`.
+
+        The outcome is committed, so the receipt stands whether or not its events are out yet.
+        """
+        try:
+            await self.outbox.publish(rows)
+        except Exception as exc:
+            logger.warning("payments: %d events stay in the outbox after a failed publish: %r", len(rows), exc)
 
     async def _settle(self, intent: Intent, payment_method: str, ctx: Context | None) -> tuple[Intent, bool]:
-        """Ask the provider about a pending intent (with its key), record the answer, announce it."""
+        """Ask the provider about a pending intent (with its key), record the answer with its events, publish them."""
         result = await self.provider.charge(Charge(
             idempotency_key=intent.idempotency_key, amount_cents=intent.amount_minor, currency=intent.currency,
             payment_method=payment_method, description=f"{intent.quantity} x {intent.sku}",
             metadata=(("world", intent.world), ("player_id", intent.player), ("sku", intent.sku)),
         ))
-        settled, changed = await ledger.settle_intent(
-            self.database.pool, intent.intent_id, ok=result.ok, provider_ref=result.reference, message=result.message
-        )
-        if changed:
-            await self._announce_purchase(settled, ctx)
+        rows: list[OutboxFrame] = []
+        async with self.database.state.transaction() as conn:
+            settled, changed = await ledger.settle_intent(
+                conn, intent.intent_id, ok=result.ok, provider_ref=result.reference, message=result.message
+            )
+            if changed:
+                rows = await self._stage_purchase(conn, settled, ctx)
+        await self._publish(rows)
         return settled, changed
 
-    async def _announce_purchase(self, intent: Intent, ctx: Context | None) -> None:
+    async def _stage_purchase(self, conn: Any, intent: Intent, ctx: Context | None) -> list[OutboxFrame]:
+        events: list[Event]
         if intent.status == "completed":
-            await self._emit(PaymentSucceeded(
-                purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku, quantity=intent.quantity,
-                amount_cents=intent.amount_minor, currency=intent.currency), intent.world, ctx)
-            await self._emit(EntitlementGranted(
-                player_id=intent.player, sku=intent.sku, quantity=intent.quantity, purchase_id=intent.purchase_id),
-                intent.world, ctx)
+            events = [
+                PaymentSucceeded(
+                    purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku,
+                    quantity=intent.quantity, amount_cents=intent.amount_minor, currency=intent.currency),
+                EntitlementGranted(
+                    player_id=intent.player, sku=intent.sku, quantity=intent.quantity, purchase_id=intent.purchase_id),
+            ]
         else:
-            await self._emit(PaymentDeclined(
+            events = [PaymentDeclined(
                 purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku,
-                reason=intent.provider_message), intent.world, ctx)
-        await ledger.mark_announced(self.database.pool, intent.intent_id)
+                reason=intent.provider_message)]
+        await ledger.mark_announced(conn, intent.intent_id)
+        return await self._stage(conn, events, intent.world, ctx)
 
-    async def _announce_refund(self, refund: Refund, intent: Intent, ctx: Context | None) -> None:
-        await self._emit(PaymentRefunded(
-            purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku,
-            amount_cents=refund.amount_minor), intent.world, ctx)
+    async def _stage_refund(self, conn: Any, refund: Refund, intent: Intent, ctx: Context | None) -> list[OutboxFrame]:
+        events: list[Event] = [PaymentRefunded(
+            purchase_id=intent.purchase_id, player_id=intent.player, sku=intent.sku, amount_cents=refund.amount_minor)]
         if intent.fully_refunded:
-            await self._emit(EntitlementRevoked(
-                player_id=intent.player, sku=intent.sku, quantity=intent.quantity, purchase_id=intent.purchase_id),
-                intent.world, ctx)
-        await ledger.mark_refund_announced(self.database.pool, refund.refund_id)
+            events.append(EntitlementRevoked(
+                player_id=intent.player, sku=intent.sku, quantity=intent.quantity, purchase_id=intent.purchase_id))
+        await ledger.mark_refund_announced(conn, refund.refund_id)
+        return await self._stage(conn, events, intent.world, ctx)
 
     @reply("lw.rpc.*.payment.purchase")
     async def purchase(self, event: PaymentPurchase, ctx: Context) -> PaymentReceipt:
@@ -222,8 +257,10 @@ class Payments(GameActor[PaymentsState]):
             await ledger.retry_intent(pool, intent.intent_id, event.payment_method)
             intent, settled = await self._settle(intent, event.payment_method, ctx)
             return self._receipt(intent, replayed=not settled)
-        if not intent.announced:  # settled, but a crash came before its events went out
-            await self._announce_purchase(intent, ctx)
+        if not intent.announced:  # settled by an older version, whose crash came before its events went out
+            async with self.database.state.transaction() as conn:
+                rows = await self._stage_purchase(conn, intent, ctx)
+            await self._publish(rows)
         return self._receipt(intent, replayed=True)
 
     @reply("lw.rpc.*.payment.refund")
@@ -243,13 +280,16 @@ class Payments(GameActor[PaymentsState]):
         result = await self.provider.refund(intent.provider_ref, amount, key)
         if not result.ok:
             raise LoreweaveError("purchase_id", f"the provider refused the refund: {result.message}")
-        refund, recorded = await ledger.record_refund(
-            pool, intent.intent_id, idempotency_key=key, amount_minor=amount, reason=event.reason,
-            provider_ref=result.reference,
-        )
-        intent = await ledger.find_purchase(pool, world, event.purchase_id) or intent
-        if recorded or not refund.announced:
-            await self._announce_refund(refund, intent, ctx)
+        rows: list[OutboxFrame] = []
+        async with self.database.state.transaction() as conn:
+            refund, recorded = await ledger.record_refund(
+                conn, intent.intent_id, idempotency_key=key, amount_minor=amount, reason=event.reason,
+                provider_ref=result.reference,
+            )
+            intent = await ledger.find_purchase(conn, world, event.purchase_id) or intent
+            if recorded or not refund.announced:
+                rows = await self._stage_refund(conn, refund, intent, ctx)
+        await self._publish(rows)
         return self._receipt(intent, replayed=not recorded)
 
     @reply("lw.rpc.*.payment.get_ledger")

@@ -12,6 +12,7 @@ from loreweave.schemas import Event
 
 if TYPE_CHECKING:
     from loreweave.actors.runtime.bus import Bus
+    from loreweave.actors.runtime.outbox import Outbox
     from loreweave.db import Database
 
 KeySpec = str | Callable[[Frame], Hashable] | None
@@ -95,29 +96,47 @@ def every(seconds: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 class Context:
     """What a handler gets besides its event: the frame, and emission that keeps causality."""
 
-    __slots__ = ("frame", "actor", "durable", "conn", "_emitted")
+    __slots__ = ("frame", "actor", "durable", "conn", "scope", "staged", "_emitted")
 
-    def __init__(self, frame: Frame, actor: Actor, durable: bool, conn: Any = None) -> None:
+    def __init__(self, frame: Frame, actor: Actor, durable: bool, conn: Any = None, *, handler: str = "") -> None:
         self.frame = frame
         self.actor = actor
         self.durable = durable
         #: For a persistent actor: the database connection of the transaction that records
         #: this frame as applied; writes through it commit or roll back with the frame.
         self.conn = conn
+        #: Who emits: ``<actor>.<handler>``, part of every derived frame id.
+        self.scope = f"{actor.name}.{handler}" if handler else actor.name
+        #: Inside a persistent actor's transaction, emitted frames wait here: the runtime
+        #: writes them to the outbox in that transaction and publishes them after the commit.
+        self.staged: list[Frame] | None = [] if conn is not None else None
         self._emitted = 0
 
-    async def emit(self, event: Event, *, world: str | None = None) -> Frame:
-        """Publish an event caused by the frame being handled.
+    def derive(self, event: Event, *, world: str | None = None) -> Frame:
+        """The next frame caused by the handled one, without publishing it.
 
-        Its id is derived from the handled frame's id and the emission's index, so a
-        handler re-run after a redelivery emits the same ids and JetStream drops the copies.
+        Its id is derived from the handled frame's id, this handler and the emission's
+        index, so a re-run after a redelivery derives the same ids (JetStream drops the
+        copies) while other handlers and actors reacting to the same frame never collide.
         """
         frame = self.frame.caused(
             event.TYPE, event, source=self.actor.name, index=self._emitted, version=event.VERSION,
-            world=world,
+            world=world, scope=self.scope,
         )
         self._emitted += 1
-        await self.actor.bus.publish(frame, durable=self.durable)
+        return frame
+
+    async def emit(self, event: Event, *, world: str | None = None) -> Frame:
+        """Publish an event caused by the frame being handled (see :meth:`derive` for its id).
+
+        In a persistent actor the frame is committed to the outbox with the handler's
+        effects and published, with a JetStream acknowledgement, once that commit is done.
+        """
+        frame = self.derive(event, world=world)
+        if self.staged is not None:
+            self.staged.append(frame)
+        else:
+            await self.actor.bus.publish(frame, durable=self.durable)
         return frame
 
 
@@ -152,6 +171,7 @@ class Actor:
     def __init__(self) -> None:
         self._bus: Bus | None = None
         self._database: Database | None = None
+        self._outbox: Outbox | None = None
         if self.State is not None:
             self.state: Any = self.State()
 
@@ -169,10 +189,20 @@ class Actor:
             raise RuntimeError(f"actor {self.name} runs on a node without a database")
         return self._database
 
+    @property
+    def outbox(self) -> Outbox:
+        """This actor's transactional outbox (needs a database): stage frames with a commit, publish after."""
+        if self._outbox is None:
+            raise RuntimeError(f"actor {self.name} runs on a node without a database, so without an outbox")
+        return self._outbox
+
     def bind(self, bus: Bus, database: Database | None = None) -> None:
         """Attach the actor to a bus (and database); called by the node before :meth:`on_start`."""
+        from loreweave.actors.runtime.outbox import Outbox
+
         self._bus = bus
         self._database = database
+        self._outbox = Outbox(bus, database, self.name) if database is not None else None
 
     async def on_start(self) -> None:
         """Called once before the actor's handlers receive frames."""

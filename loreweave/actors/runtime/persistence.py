@@ -1,19 +1,29 @@
 """Persistent actors: state in PostgreSQL, committed with the ids of the frames that changed it.
 
-A persistent actor reads all its ``@on`` subjects through one ordered JetStream consumer and
-handles frames one at a time in stream order. Frames are applied in batches; each batch commits
-in one transaction: a claim per frame id, whatever the handlers wrote through ``ctx.conn``, and
-a snapshot of ``actor.state`` with the stream sequence it covers. Only then are the frames
-acknowledged. On start (or after a failure) the consumer is re-created at the snapshot's
+A persistent actor reads all its ``@on`` subjects through one JetStream consumer and handles
+frames one at a time in stream order. Frames are applied in batches; each batch commits in one
+transaction: a claim per frame id, whatever the handlers wrote through ``ctx.conn``, the frames
+they emitted (the outbox), and a snapshot of ``actor.state`` with the stream sequence it covers.
+Then the emitted frames are published with JetStream acks, and only then are the consumed
+frames acknowledged. On start (or after a failure) the consumer is re-created at the snapshot's
 sequence + 1, so JetStream replays exactly the frames the snapshot does not cover; a frame id
 claimed before (a duplicate publish) changes nothing. A handler that raises makes the batch roll
 back and its frames run one per transaction, the failing one retried and then dead-lettered.
+
+Frames can be lost between the server and this process (a cut connection drops bytes in
+flight; the client or the server drops messages of a slow consumer) while the server counts
+them as delivered. So a batch is applied only up to the first hole in the consumer's delivery
+sequence (a fresh consumer numbers its deliveries 1, 2, 3...), and a redelivery or a hole makes
+the runner re-create the consumer after its last commit: it never commits nor acks past a
+frame it did not apply. When idle after a reconnect or a slow-consumer drop, it asks the server
+whether deliveries are outstanding that never arrived (a lost tail) and re-reads them too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import msgpack
@@ -25,6 +35,7 @@ from loreweave.actors.runtime.actor import Actor, Context
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
 from loreweave.db import Database, claim_frame, claim_frames
+from loreweave.db.outbox import OutboxFrame
 from loreweave.protocol import Frame, FrameError, subject_matches
 
 logger = logging.getLogger(__name__)
@@ -46,7 +57,12 @@ def load_state(actor: Actor, data: bytes) -> None:
 
 
 class PersistentRunner:
-    """Feeds a persistent actor its frames in stream order and commits them with its state."""
+    """Feeds a persistent actor its frames in stream order and commits them with its state.
+
+    Args:
+        idle_check_s: while no frame comes, how often to ask the server whether deliveries
+            went missing (also asked at once after a reconnect or a slow-consumer drop).
+    """
 
     def __init__(
         self,
@@ -58,6 +74,7 @@ class PersistentRunner:
         attempts: int,
         ack_wait_s: float,
         retry_backoff_s: float = 0.05,
+        idle_check_s: float = 5.0,
     ) -> None:
         self.actor = actor
         self.runners = runners
@@ -66,9 +83,19 @@ class PersistentRunner:
         self.attempts = attempts
         self.ack_wait_s = ack_wait_s
         self.retry_backoff_s = retry_backoff_s
+        self.idle_check_s = idle_check_s
+        self.instruments = runners[0].instruments
         self.consumer = f"persist-{actor.name}".replace(".", "_")
         self.committed_seq = 0
+        #: Times frames went missing in transit and the stream was re-read from the last commit.
+        self.gaps = 0
         self._committed_state = b""
+        self._pending_state = b""
+        self._pending_seq = 0
+        self._staged: list[Frame] = []
+        self._outbox_rows: list[OutboxFrame] = []
+        self._next_delivery = 1
+        self._disruptions = 0
 
     async def load(self) -> None:
         """Load the last snapshot (or start from a fresh state at sequence 0)."""
@@ -94,27 +121,91 @@ class PersistentRunner:
             max_ack_pending=self.actor.persistence.max_batch * 4,
         )
         await self.bus.js.add_consumer(EVENTS_STREAM, config)
+        self._next_delivery = 1  # a new consumer numbers its deliveries from 1
+        self._disruptions = self._disruption_count()
         return await self.bus.js.pull_subscribe_bind(durable=self.consumer, stream=EVENTS_STREAM)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume and commit until ``stopping`` is set; restart re-reads from the last commit."""
         load_state(self.actor, self._committed_state)
-        pull = await self._subscribe()
-        try:
-            while not stopping.is_set():
-                try:
-                    msgs = await pull.fetch(
-                        self.actor.persistence.max_batch, timeout=self.actor.persistence.interval_s
-                    )
-                except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
-                    continue
-                if msgs:  # a fetch can end on a status message with no frames
-                    await self._handle_batch(msgs)
-        finally:
+        resent = await self.actor.outbox.resend()
+        if resent:
+            self.instruments.resent.add(resent, {"lw.actor": self.actor.name})
+        while not stopping.is_set():
+            pull = await self._subscribe()
             try:
-                await pull.unsubscribe()
-            except Exception:
-                logger.debug("unsubscribe failed", exc_info=True)
+                await self._consume(pull, stopping)
+            finally:
+                try:
+                    await pull.unsubscribe()
+                except Exception:
+                    logger.debug("unsubscribe failed", exc_info=True)
+
+    async def _consume(self, pull: Any, stopping: asyncio.Event) -> None:
+        """Apply fetched frames until ``stopping``, or until a hole means re-reading from the last commit."""
+        persistence = self.actor.persistence
+        idle_since = time.monotonic()
+        while not stopping.is_set():
+            try:
+                msgs = await pull.fetch(persistence.max_batch, timeout=persistence.interval_s)
+            except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
+                msgs = []
+            if not msgs:  # a fetch can also end on a status message with no frames
+                now = time.monotonic()
+                disrupted = self._disruption_count() != self._disruptions
+                if (disrupted or now - idle_since >= self.idle_check_s) and await self._lost_tail():
+                    return
+                if now - idle_since >= self.idle_check_s:
+                    idle_since = now
+                continue
+            idle_since = time.monotonic()
+            applicable, hole = self._in_sequence(msgs)
+            if applicable:
+                await self._handle_batch(applicable)
+            if hole is not None:
+                self._count_gap(hole)
+                return
+
+    def _in_sequence(self, msgs: list[Msg]) -> tuple[list[Msg], Msg | None]:
+        """The frames up to the first hole in the delivery sequence, and the frame after the hole."""
+        for index, msg in enumerate(msgs):
+            metadata = msg.metadata
+            if metadata.sequence.consumer != self._next_delivery or metadata.num_delivered != 1:
+                return msgs[:index], msg
+            self._next_delivery += 1
+        return msgs, None
+
+    def _count_gap(self, hole: Msg) -> None:
+        metadata = hole.metadata
+        self.gaps += 1
+        self.instruments.gaps.add(1, {"lw.actor": self.actor.name})
+        logger.warning(
+            "%s: frames lost in transit (delivery %d expected, got %d for stream seq %d, delivered %d times);"
+            " re-reading from stream seq %d",
+            self.actor.name, self._next_delivery, metadata.sequence.consumer, metadata.sequence.stream,
+            metadata.num_delivered, self.committed_seq + 1,
+        )
+
+    def _disruption_count(self) -> int:
+        return int(self.bus.nc.stats.get("reconnects", 0)) + self.bus.slow_consumer_drops
+
+    async def _lost_tail(self) -> bool:
+        """Whether the server counts deliveries this runner never got (then it re-reads)."""
+        self._disruptions = self._disruption_count()
+        try:
+            info = await self.bus.js.consumer_info(EVENTS_STREAM, self.consumer)
+        except Exception as exc:  # the connection is down: look again when it is back
+            logger.debug("%s: consumer info failed: %s", self.actor.name, exc)
+            return False
+        if info.num_ack_pending:
+            self.gaps += 1
+            self.instruments.gaps.add(1, {"lw.actor": self.actor.name})
+            logger.warning(
+                "%s: %d frames delivered but never received; re-reading from stream seq %d",
+                self.actor.name, info.num_ack_pending, self.committed_seq + 1,
+            )
+            return True
+        return False
 
     def _route(self, subject: str) -> HandlerRunner | None:
         for runner in self.runners:
@@ -126,7 +217,7 @@ class PersistentRunner:
         decoded: list[tuple[Frame | None, Msg]] = []
         for msg in msgs:
             try:
-                decoded.append((self.bus.decode(msg.data), msg))
+                decoded.append((self.bus.decode(msg.data, msg.subject), msg))
             except FrameError as exc:
                 await self.runners[0].dead_letter(msg, exc.code, str(exc))
                 decoded.append((None, msg))
@@ -134,6 +225,7 @@ class PersistentRunner:
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         batch = await self._decode(msgs)
+        self._staged = []
         try:
             async with self.database.state.transaction() as conn:
                 ids = [frame.id for frame, _ in batch if frame is not None]
@@ -158,18 +250,22 @@ class PersistentRunner:
         if claimed is None:
             claimed = await claim_frame(conn, self.actor.name, frame.id)
         if not claimed:
-            self.runners[0].instruments.retried.add(1, {"lw.actor": self.actor.name})
+            self.instruments.retried.add(1, {"lw.actor": self.actor.name})
             return
         runner = self._route(msg.subject)
         if runner is None:
             return
+        ctx = Context(frame, self.actor, True, conn, handler=runner.spec.method)
         try:
-            await runner.invoke(frame, msg, Context(frame, self.actor, True, conn))
+            await runner.invoke(frame, msg, ctx)
         except Exception as exc:
             raise HandlerFailed(str(exc)) from exc
+        if ctx.staged:
+            self._staged.extend(ctx.staged)
 
     async def _handle_one(self, frame: Frame | None, msg: Msg) -> None:
         for attempt in range(1, self.attempts + 1):
+            self._staged = []
             try:
                 async with self.database.state.transaction() as conn:
                     if frame is not None:
@@ -185,6 +281,7 @@ class PersistentRunner:
                 await self._route(msg.subject).dead_letter(  # type: ignore[union-attr]
                     msg, "handler_failed", f"{type(cause).__name__}: {cause}"
                 )
+                self._staged = []
                 async with self.database.state.transaction() as conn:
                     await claim_frame(conn, self.actor.name, frame.id)
                     await self._save(conn, msg)
@@ -195,6 +292,7 @@ class PersistentRunner:
             return
 
     async def _save(self, conn: Any, last: Msg) -> None:
+        self._outbox_rows = await self.actor.outbox.stage(conn, self._staged)
         self._pending_state = dump_state(self.actor)
         self._pending_seq = last.metadata.sequence.stream
         await self.database.state.save_snapshot(
@@ -203,4 +301,8 @@ class PersistentRunner:
 
     async def _committed(self, batch: list[tuple[Frame | None, Msg]]) -> None:
         self._committed_state, self.committed_seq = self._pending_state, self._pending_seq
+        # The emitted frames are stored by JetStream before the consumed ones are acked; if this
+        # raises, the task restarts, publishes what the outbox still holds and re-reads after the commit.
+        await self.actor.outbox.publish(self._outbox_rows)
+        self._staged, self._outbox_rows = [], []
         await batch[-1][1].ack()

@@ -1,0 +1,90 @@
+"""The publishing side of the transactional outbox: stage frames with a commit, publish them after it.
+
+An actor that changes PostgreSQL and announces the change with events must not lose the
+events when it dies between the commit and the publish. So the events are written to the
+``frame_outbox`` table in the same transaction as the change (:meth:`Outbox.stage`), then
+published with JetStream acknowledgements (:meth:`Outbox.publish`), and only then deleted.
+Whatever a crash left behind is published again by :meth:`Outbox.resend` (on start, and
+periodically), under the same ``Nats-Msg-Id``, so JetStream keeps one copy within its
+duplicate window, and consumers that claim frame ids apply it once beyond it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Sequence
+
+from loreweave.db.outbox import OutboxFrame, delete_sent, stage_frames, unsent_frames
+from loreweave.protocol import Frame, frame_headers
+
+if TYPE_CHECKING:
+    from loreweave.actors.runtime.bus import Bus
+    from loreweave.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+class Outbox:
+    """The outbox of one actor: frames committed with its effects, published once stored.
+
+    Args:
+        bus: where the frames are published (JetStream, with acks).
+        database: where the outbox rows live.
+        actor: whose outbox this is (rows are kept per actor).
+        publish_timeout_s: how long one publish waits for JetStream's ack.
+    """
+
+    def __init__(self, bus: Bus, database: Database, actor: str, *, publish_timeout_s: float = 5.0) -> None:
+        self.bus = bus
+        self.database = database
+        self.actor = actor
+        self.publish_timeout_s = publish_timeout_s
+        #: Frames published again after a crash or a failed publish, since start.
+        self.resent = 0
+
+    def encode(self, frames: Sequence[Frame]) -> list[OutboxFrame]:
+        """Encode frames as outbox rows (with their trace context and ``Nats-Msg-Id``)."""
+        return [OutboxFrame(frame.id, frame.subject, self.bus.encode(frame), frame_headers(frame)) for frame in frames]
+
+    async def stage(self, conn: Any, frames: Sequence[Frame]) -> list[OutboxFrame]:
+        """Write ``frames`` in the caller's transaction; publish the result after it commits."""
+        rows = self.encode(frames)
+        await stage_frames(conn, self.actor, rows)
+        return rows
+
+    async def publish(self, rows: Sequence[OutboxFrame]) -> None:
+        """Publish committed rows in order, wait for every JetStream ack, then delete them.
+
+        Raises:
+            Exception: whatever the publish raised (no ack in time, no stream); the rows stay
+                in the outbox for :meth:`resend`.
+        """
+        if not rows:
+            return
+        # Published concurrently on one connection: the server stores them in the order sent.
+        await asyncio.gather(*(
+            self.bus.js.publish(row.subject, row.data, headers=dict(row.headers), timeout=self.publish_timeout_s)
+            for row in rows
+        ))
+        await delete_sent(self.database.pool, self.actor, [row.frame_id for row in rows])
+
+    async def resend(self, *, older_than_s: float = 0.0, batch: int = 500) -> int:
+        """Publish every row still in the outbox (oldest first); return how many were sent.
+
+        ``older_than_s`` leaves alone rows staged so recently that their publisher may still be
+        sending them (a second copy would be dropped by JetStream anyway, by its id).
+        """
+        sent = 0
+        while True:
+            rows = await unsent_frames(self.database.pool, self.actor, limit=batch, older_than_s=older_than_s)
+            if not rows:
+                break
+            await self.publish(rows)
+            sent += len(rows)
+            if len(rows) < batch:
+                break
+        if sent:
+            self.resent += sent
+            logger.info("%s: published %d frames left in the outbox", self.actor, sent)
+        return sent

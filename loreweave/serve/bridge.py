@@ -162,7 +162,7 @@ class Bridge:
         task.add_done_callback(self._tasks.discard)
 
     def _open(self, msg: Msg) -> tuple[Frame, GenerateRequest, CallContext]:
-        frame = self.bus.decode(msg.data)
+        frame = self.bus.decode(msg.data, msg.subject)
         if not isinstance(frame.payload, GenerateRequest):
             raise BadRequest("type", f"must be 'ai.generate', got {frame.type!r}")
         carrier: dict[str, str] = {}

@@ -141,7 +141,7 @@ class TierEndpoint:
     def _offer(self, msg: Msg, answer: Any) -> None:
         self.counters["calls"] += 1
         try:
-            frame = self.bus.decode(msg.data)
+            frame = self.bus.decode(msg.data, msg.subject)
             if not isinstance(frame.payload, TierRequest):
                 raise AIError("type", f"must be 'ai.tier_call', got {frame.type!r}")
         except Exception as exc:
@@ -159,7 +159,7 @@ class TierEndpoint:
 
     async def _cancel(self, msg: Msg) -> None:
         try:
-            payload = self.bus.decode(msg.data).payload
+            payload = self.bus.decode(msg.data, msg.subject).payload
         except Exception:
             logger.warning("tier %s: undecodable cancel on %s", self.name, msg.subject)
             return

@@ -132,7 +132,8 @@ async def test_undecodable_frames_go_to_the_dead_letter_subject_with_their_reaso
     await start_node(Sink(), max_frame_bytes=600)
     before = counter_value("lw.frames.dead_lettered", **{"lw.reason": reason})
     data = make(world)
-    subject = f"lw.{world}.player.joined"
+    # The subject is authoritative: an unknown type travels on its own subject (else: subject_mismatch).
+    subject = f"lw.{world}.player.{'danced' if reason == 'unknown_type' else 'joined'}"
     await bus.nc.publish(subject, data)
     await eventually(lambda: any(msg.data == data for msg in dead))
     letter = next(msg for msg in dead if msg.data == data)

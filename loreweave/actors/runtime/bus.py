@@ -171,9 +171,13 @@ class Bus:
         """Encode a frame under this bus's size limit."""
         return encode_frame(frame, self.max_frame_bytes)
 
-    def decode(self, data: bytes) -> Frame:
-        """Decode and validate a frame with this bus's registry and size limit."""
-        return decode_frame(data, self.max_frame_bytes, self.registry)
+    def decode(self, data: bytes, subject: str | None = None) -> Frame:
+        """Decode and validate a frame with this bus's registry and size limit.
+
+        Pass the ``subject`` it arrived on: a frame whose world or type is not the event or
+        request subject's is refused (``FrameError`` with code ``subject_mismatch``).
+        """
+        return decode_frame(data, self.max_frame_bytes, self.registry, subject=subject)
 
     async def publish(self, frame: Frame, *, durable: bool = False, subject: str | None = None) -> None:
         """Publish a frame on its subject, with trace context and ``Nats-Msg-Id`` headers.

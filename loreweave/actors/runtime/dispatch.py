@@ -106,7 +106,7 @@ class HandlerRunner:
         Waits while the actor's mailbox is full (backpressure).
         """
         try:
-            frame = self.bus.decode(msg.data)
+            frame = self.bus.decode(msg.data, msg.subject)
         except FrameError as exc:
             await self._dead_letter(msg, exc.code, str(exc))
             return

@@ -131,6 +131,12 @@ class HeldPublishes:
 
         nc.publish = core_publish  # type: ignore[method-assign]
         js.publish = js_publish  # type: ignore[method-assign]
+        self._restore = (nc, js, core, jet)
+
+    def release(self) -> None:
+        """The connection is back: publishes reach the server again."""
+        nc, js, core, jet = self._restore
+        nc.publish, js.publish = core, jet  # type: ignore[method-assign]
 
 
 async def test_a_committed_purchase_keeps_its_events_when_the_publish_is_lost(
@@ -154,3 +160,23 @@ async def test_a_committed_purchase_keeps_its_events_when_the_publish_is_lost(
     await start_node(Payments(), database=database)
     await bus.sync()
     assert await stored_count(bus, f"lw.{world}.payment.succeeded") == 1
+
+
+async def test_a_quest_accepted_during_an_outage_is_announced_when_the_bus_is_back(
+    bus, start_node, world, database
+) -> None:
+    from loreweave.actors.quests import Quests, load_quests
+    from loreweave.actors.catalog import default_quests_dir
+    from loreweave.schemas import QuestAccept
+
+    definitions = load_quests(default_quests_dir())
+    quest_id = sorted(qid for qid, d in definitions.items() if not d.prerequisites)[0]
+    node = await start_node(Quests(definitions), database=database)
+    held = HeldPublishes(node.bus, f"lw.{world}.quest.")
+    accept = QuestAccept(player_id="ann", quest_id=quest_id)
+    status = (await bus.request(frame_for(accept, world, "game-server"), 10)).payload
+    assert status.quest.state == "active" and held.held
+    assert await database.pool.fetchval("SELECT count(*) FROM frame_outbox") == 1
+    held.release()  # no restart: the node publishes what waits in the outbox
+    await eventually(lambda: _equals(stored_count(bus, f"lw.{world}.quest.accepted"), 1), timeout=10)
+    await eventually(lambda: _equals(database.pool.fetchval("SELECT count(*) FROM frame_outbox"), 0), timeout=5)

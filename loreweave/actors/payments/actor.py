@@ -16,7 +16,7 @@ was paid; a second refund changes nothing.
 The events that announce an outcome are written to the actor's outbox in the transaction that
 records the outcome, published with JetStream acknowledgements after the commit, and only then
 deleted from the outbox; a crash in between leaves them there, and they are published again
-(same frame ids, so JetStream keeps one copy) when the actor starts and every few seconds.
+(same frame ids, so JetStream keeps one copy) when the actor starts, or by its node a few seconds later.
 
 Answers: ``payment.purchase``, ``payment.refund``, ``payment.get_ledger``. Consumes ``world.closed``.
 Emits: ``payment.succeeded``/``declined``/``refunded``, ``payment.entitlement_granted``/``revoked``.
@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from loreweave.actors.base import GameActor
 from loreweave.actors.payments.providers import Charge, LocalTestProvider, PaymentProvider, ProviderError
-from loreweave.actors.runtime import Context, every, frame_for, on, reply
+from loreweave.actors.runtime import Context, frame_for, on, reply
 from loreweave.db import Intent, NewIntent, OutboxFrame, Refund, ledger
 from loreweave.protocol import ConfigError, LoreweaveError
 from loreweave.schemas import (
@@ -155,11 +155,6 @@ class Payments(GameActor[PaymentsState]):
                         " published %d frames left in the outbox", settled, still_pending, announced, resent)
         return Recovery(settled, still_pending, announced, resent)
 
-    @every(5.0)
-    async def resend_outbox(self) -> None:
-        """Publish outbox frames whose publish failed after their commit (a NATS outage)."""
-        await self.outbox.resend(older_than_s=5.0)
-
     def _receipt(self, intent: Intent, replayed: bool = False) -> PaymentReceipt:
         if intent.fully_refunded:
             status, message = "refunded", intent.refund_reason
@@ -183,7 +178,7 @@ class Payments(GameActor[PaymentsState]):
         return await self.outbox.stage(conn, frames)
 
     async def _publish(self, rows: list[OutboxFrame]) -> None:
-        """Publish an outcome's committed events; on failure leave them to :meth:`resend_outbox`.
+        """Publish an outcome's committed events; on failure leave them to the node's outbox resender.
 
         The outcome is committed, so the receipt stands whether or not its events are out yet.
         """

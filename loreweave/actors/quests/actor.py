@@ -8,7 +8,9 @@ Persistence: a player's quests are rows of ``quest_state`` (:mod:`loreweave.db.q
 nowhere else. The actor is a persistent actor (``State``): its ``@on`` handlers run in stream
 order, and each batch commits, in one transaction, the frames' claims, the rows the handlers
 changed through ``ctx.conn`` and a snapshot of ``State``, which holds only each world's game
-time. Requests (accept, abandon) change their row in their own transaction. Every writer reads
+time. Requests (accept, abandon) change their row in their own transaction (``ctx.transaction``).
+Every event the actor emits is written to its outbox in the transaction of the change it
+announces and published once that commits, so no committed change loses its event. Every writer reads
 the rows it changes with ``FOR UPDATE``, so a request and a batch take turns on a row; and as
 the snapshot holds no copy of a row, a batch that rolls back (or a restart that loads an older
 snapshot and replays the frames after it) can neither undo a request's change nor apply a
@@ -153,7 +155,7 @@ class Quests(GameActor[QuestsState]):
         known = self.state.worlds.get(world)
         now = known.game_minutes if known is not None else 0
         self._active.setdefault(world, set()).add(event.player_id)  # before the row exists: stays a superset
-        async with self.database.state.transaction() as conn:
+        async with ctx.transaction() as conn:
             await rows.lock_player(conn, world, event.player_id)
             quests = self._quests(await rows.player_quests(conn, world, event.player_id, lock="update"))
             current = quests.get(event.quest_id)
@@ -172,16 +174,16 @@ class Quests(GameActor[QuestsState]):
                 deadline=now + limit if limit else None,
             )
             await rows.save_quest(conn, row_of(world, event.player_id, quest))
-        await ctx.emit(QuestAccepted(
-            player_id=event.player_id, quest_id=event.quest_id, giver=definition.giver, deadline=quest.deadline
-        ))
+            await ctx.emit(QuestAccepted(
+                player_id=event.player_id, quest_id=event.quest_id, giver=definition.giver, deadline=quest.deadline
+            ))
         return QuestStatus(player_id=event.player_id, quest=quest)
 
     @reply("lw.rpc.*.quest.abandon")
     async def abandon(self, event: QuestAbandon, ctx: Context) -> QuestStatus:
         """Fail an active quest with reason ``abandoned``."""
         world = ctx.frame.world
-        async with self.database.state.transaction() as conn:
+        async with ctx.transaction() as conn:
             await rows.lock_player(conn, world, event.player_id)
             quests = self._quests(await rows.player_quests(conn, world, event.player_id, lock="update"))
             quest = quests.get(event.quest_id)
@@ -189,7 +191,7 @@ class Quests(GameActor[QuestsState]):
                 raise LoreweaveError("quest_id", f"{event.quest_id!r} is not active for {event.player_id!r}")
             failed = self._fail(event.player_id, quest, "abandoned")
             await rows.save_quest(conn, row_of(world, event.player_id, quest))
-        await ctx.emit(failed)
+            await ctx.emit(failed)
         return QuestStatus(player_id=event.player_id, quest=quest)
 
     @reply("lw.rpc.*.quest.get_journal")

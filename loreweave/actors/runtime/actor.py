@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Hashable, Literal
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Hashable, Literal
 
 from pydantic import BaseModel
 
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from loreweave.actors.runtime.bus import Bus
     from loreweave.actors.runtime.outbox import Outbox
     from loreweave.db import Database
+
+logger = logging.getLogger(__name__)
 
 KeySpec = str | Callable[[Frame], Hashable] | None
 Deliver = Literal["all", "new"]
@@ -125,6 +129,34 @@ class Context:
         )
         self._emitted += 1
         return frame
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        """A database transaction whose emitted frames commit with it (the actor's outbox).
+
+        Inside the block, :meth:`emit` stages frames; they are written to the outbox in the
+        transaction and published with JetStream acks once it commits. A failed publish
+        leaves them in the outbox, published again by the node shortly after. For handlers
+        that are not run inside a transaction already (requests, plain ``@on`` handlers)::
+
+            async with ctx.transaction() as conn:
+                await conn.execute(...)
+                await ctx.emit(QuestAccepted(...))
+        """
+        if self.staged is not None:
+            raise RuntimeError("already in a transaction: emit through this context")
+        outbox = self.actor.outbox
+        async with self.actor.database.state.transaction() as conn:
+            self.conn, self.staged = conn, []
+            try:
+                yield conn
+                rows = await outbox.stage(conn, self.staged)
+            finally:
+                self.conn, self.staged = None, None
+        try:
+            await outbox.publish(rows)
+        except Exception as exc:
+            logger.warning("%s: %d committed frames wait in the outbox: %r", self.scope, len(rows), exc)
 
     async def emit(self, event: Event, *, world: str | None = None) -> Frame:
         """Publish an event caused by the frame being handled (see :meth:`derive` for its id).

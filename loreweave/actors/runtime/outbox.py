@@ -42,6 +42,9 @@ class Outbox:
         self.publish_timeout_s = publish_timeout_s
         #: Frames published again after a crash or a failed publish, since start.
         self.resent = 0
+        #: Whether rows may wait in the table: a publish failed since the last :meth:`resend`,
+        #: or none ran since start (a crash may have left some). The node resends while set.
+        self.dirty = True
 
     def encode(self, frames: Sequence[Frame]) -> list[OutboxFrame]:
         """Encode frames as outbox rows (with their trace context and ``Nats-Msg-Id``)."""
@@ -62,12 +65,16 @@ class Outbox:
         """
         if not rows:
             return
-        # Published concurrently on one connection: the server stores them in the order sent.
-        await asyncio.gather(*(
-            self.bus.js.publish(row.subject, row.data, headers=dict(row.headers), timeout=self.publish_timeout_s)
-            for row in rows
-        ))
-        await delete_sent(self.database.pool, self.actor, [row.frame_id for row in rows])
+        try:
+            # Published concurrently on one connection: the server stores them in the order sent.
+            await asyncio.gather(*(
+                self.bus.js.publish(row.subject, row.data, headers=dict(row.headers), timeout=self.publish_timeout_s)
+                for row in rows
+            ))
+            await delete_sent(self.database.pool, self.actor, [row.frame_id for row in rows])
+        except BaseException:
+            self.dirty = True
+            raise
 
     async def resend(self, *, older_than_s: float = 0.0, batch: int = 500) -> int:
         """Publish every row still in the outbox (oldest first); return how many were sent.
@@ -76,6 +83,7 @@ class Outbox:
         sending them (a second copy would be dropped by JetStream anyway, by its id).
         """
         sent = 0
+        self.dirty = False
         while True:
             rows = await unsent_frames(self.database.pool, self.actor, limit=batch, older_than_s=older_than_s)
             if not rows:

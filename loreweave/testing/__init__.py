@@ -5,6 +5,9 @@
   drops the bytes in flight, or stalls one direction on demand.
 - :class:`NodeProcess`, :func:`loreweave_run`, :func:`node_env`: a ``loreweave run`` node as a
   child process, started until ready (a signal, not a sleep), SIGKILLed or SIGTERMed.
+- :mod:`loreweave.testing.chaos`: the exactly-once chaos benchmark of the quests, payments and
+  journal actors (``benchmarks/chaos.py``, ``tests/test_chaos.py``). Unlike the rest of the kit,
+  it knows the game's actors; import it explicitly.
 """
 
 from loreweave.testing.node import READY_PATTERN, NodeError, NodeProcess, loreweave_run, node_env

@@ -70,7 +70,7 @@ class NodeProcess:
         command: the command line, e.g. :func:`loreweave_run` (...).
         env: its environment, e.g. :func:`node_env` (...).
         log_path: where its output is appended (default: kept in memory only).
-        ready: the output line that says it is ready.
+        ready_pattern: the output line that says it is ready.
         keep_lines: how many last output lines to keep for error messages.
     """
 
@@ -80,13 +80,13 @@ class NodeProcess:
         env: Mapping[str, str],
         *,
         log_path: Path | None = None,
-        ready: re.Pattern[str] = READY_PATTERN,
+        ready_pattern: re.Pattern[str] = READY_PATTERN,
         keep_lines: int = 40,
     ) -> None:
         self.command = list(command)
         self.env = dict(env)
         self.log_path = log_path
-        self.ready = ready
+        self.ready_pattern = ready_pattern
         self.lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
         #: Processes started so far.
         self.starts = 0
@@ -109,12 +109,22 @@ class NodeProcess:
         """The last child's exit status (negative: the signal that ended it)."""
         return self._process.returncode if self._process is not None else None
 
+    @property
+    def ready(self) -> bool:
+        """Whether the running child has printed its readiness line."""
+        return self.running and self._ready.is_set()
+
     async def start(self, timeout: float = 60.0) -> None:
         """Start the child and return once it printed its readiness line.
 
         Raises:
             NodeError: it exited first, or was not ready within ``timeout`` (it is then killed).
         """
+        await self.spawn()
+        await self.wait_ready(timeout)
+
+    async def spawn(self) -> None:
+        """Start the child without waiting for it (see :meth:`wait_ready`)."""
         if self.running:
             raise NodeError("the node is already running")
         self._ready = asyncio.Event()
@@ -130,17 +140,27 @@ class NodeProcess:
         )
         self.starts += 1
         self._reader = asyncio.create_task(self._read(self._process))
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Return once the child printed its readiness line.
+
+        Raises:
+            NodeError: it exited first, or was not ready within ``timeout`` (it is then killed).
+        """
+        process = self._process
+        if process is None:
+            raise NodeError("the node was never started")
         ready = asyncio.create_task(self._ready.wait())
-        exited = asyncio.create_task(self._process.wait())
+        exited = asyncio.create_task(process.wait())
         done, _ = await asyncio.wait({ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()
+        exited.cancel()
         if ready in done:
-            exited.cancel()
             return
         if exited in done:
-            await self._reader
-            raise NodeError(f"the node exited with code {self._process.returncode} before it was ready:\n{self.tail()}")
-        exited.cancel()
+            if self._reader is not None:
+                await self._reader
+            raise NodeError(f"the node exited with code {process.returncode} before it was ready:\n{self.tail()}")
         await self.kill()
         raise NodeError(f"the node was not ready within {timeout}s:\n{self.tail()}")
 
@@ -195,7 +215,7 @@ class NodeProcess:
                 if log is not None:
                     log.write(line + "\n")
                     log.flush()
-                if not self._ready.is_set() and self.ready.search(line):
+                if not self._ready.is_set() and self.ready_pattern.search(line):
                     self._ready.set()
         finally:
             if log is not None:

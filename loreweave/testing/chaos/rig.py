@@ -1,0 +1,208 @@
+"""The chaos rig: fresh servers, the proxy, the node under test, and the game server's connection.
+
+Everything a run needs lives in one temporary directory made for it: the embedded nats-server
+and PostgreSQL (unless URLs are given), the quest file, the node's data and its log. With a
+given PostgreSQL the run still gets a database of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from nats.js.errors import NotFoundError
+
+from loreweave.actors.catalog import ACTORS
+from loreweave.actors.runtime import Bus
+from loreweave.actors.runtime.bus import EVENTS_STREAM
+from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
+from loreweave.testing.node import NodeProcess, loreweave_run, node_env
+from loreweave.testing.proxy import ChaosProxy
+
+#: The actors under test, hosted by one node.
+ACTORS_UNDER_TEST = ("quests", "payments", "journal")
+#: The quest every chaos player takes: one counter that never fills, so its progress counts
+#: every ``player.collected`` frame applied (objective counts stop at 10,000).
+QUEST_ID = "chaos-embers"
+OBJECTIVE_ID = "embers"
+ITEM = "ember"
+MAX_PER_PLAYER = 9_999
+QUEST_FILE = f"""\
+id: {QUEST_ID}
+title: Count every ember
+summary: One counter that never fills, so quest_state counts every player.collected frame applied.
+objectives:
+  - {{id: {OBJECTIVE_ID}, kind: collect, target: {ITEM}, count: 10000}}
+"""
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    """What a chaos run does.
+
+    Attributes:
+        kills: SIGKILLs of the node in the ``kills`` scenario.
+        cuts: connection cuts (bytes to the node dropped first) in the ``cuts`` scenario.
+        burst: frames published at once in the ``burst`` scenario.
+        seed: seed of every random choice (moments of faults, the workload's mix).
+        players: players of the ``kills`` and ``cuts`` scenarios.
+        rate: frames per second the game server sends while faults happen.
+        scenarios: which scenarios run, in order.
+        nats_url: a NATS server to use instead of an embedded one.
+        database_url: a PostgreSQL server to use (a fresh database is made in it) instead of an embedded one.
+        keep: keep the run's directory (logs, data) instead of deleting it.
+        settle_s: how long the actors may take to catch up once the faults stop.
+    """
+
+    kills: int = 20
+    cuts: int = 10
+    burst: int = 50_000
+    seed: int = 0
+    players: int = 6
+    rate: float = 150.0
+    scenarios: tuple[str, ...] = ("kills", "cuts", "burst")
+    nats_url: str | None = None
+    database_url: str | None = None
+    keep: bool = False
+    settle_s: float = 180.0
+
+    @classmethod
+    def quick(cls, **overrides: object) -> ChaosConfig:
+        """A short run: a few kills, one cut, a small burst."""
+        values: dict[str, object] = {"kills": 3, "cuts": 1, "burst": 2_000, "players": 4, "rate": 100.0,
+                                     "settle_s": 60.0}
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def node_command(quests_dir: Path, seed: int) -> list[str]:
+    """``loreweave run --actors quests,payments,journal``, or the chaos host while the catalog lacks journal."""
+    if all(name in ACTORS for name in ACTORS_UNDER_TEST):
+        return loreweave_run(ACTORS_UNDER_TEST, seed=seed, quests_dir=quests_dir)
+    return [sys.executable, "-m", "loreweave.testing.chaos.host", "--actors", ",".join(ACTORS_UNDER_TEST),
+            "--seed", str(seed), "--quests", str(quests_dir)]
+
+
+@dataclass
+class Rig:
+    """The servers, the proxy in front of NATS, the node behind it, and the game server's side."""
+
+    work_dir: Path
+    nats_url: str
+    dsn: str
+    proxy: ChaosProxy
+    node: NodeProcess
+    bus: Bus
+    pool: asyncpg.Pool | None = None
+    consumers: tuple[str, ...] = field(default=("persist-quests", "persist-journal"))
+    exits: list[str] = field(default_factory=list)
+
+    async def ensure_node(self, timeout: float = 90.0) -> None:
+        """Start the node unless it runs; open the audit pool once its migrations are applied."""
+        if not self.node.running:
+            code = self.node.returncode
+            if self.node.starts and code != -signal.SIGKILL:
+                last = self.node.lines[-1] if self.node.lines else ""
+                self.exits.append(f"the node exited by itself with code {code}: {last}")
+            await self.node.start(timeout)
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+
+    def take_exits(self) -> list[str]:
+        """Notes on node exits nobody asked for, since the last call."""
+        exits, self.exits = self.exits, []
+        return exits
+
+    async def stream_last_seq(self) -> int:
+        """The LOREWEAVE stream's last sequence."""
+        info = await self.bus.js.stream_info(EVENTS_STREAM)
+        return int(info.state.last_seq)
+
+    async def backlog(self) -> dict[str, int | None]:
+        """Per persistent consumer: frames not yet applied (pending + unacknowledged); None if it does not exist."""
+        found: dict[str, int | None] = {}
+        for name in self.consumers:
+            try:
+                info = await self.bus.js.consumer_info(EVENTS_STREAM, name)
+            except NotFoundError:
+                found[name] = None
+                continue
+            found[name] = int(info.num_pending) + int(info.num_ack_pending)
+        return found
+
+
+async def _fresh_database(server_dsn: str) -> str:
+    """Create a database of the run's own on the server; return its DSN."""
+    name = "lw_chaos_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlunsplit(urlsplit(server_dsn)._replace(path="/" + name))
+
+
+async def _drop_database(server_dsn: str, dsn: str) -> None:
+    name = urlsplit(dsn).path.lstrip("/")
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def open_rig(config: ChaosConfig, say: Say) -> AsyncIterator[Rig]:
+    """Start what a run needs (the node is started by the first scenario), and stop it all afterwards."""
+    work_dir = Path(tempfile.mkdtemp(prefix="lw-chaos-"))
+    async with contextlib.AsyncExitStack() as stack:
+        # Registered first, so it runs last: after the node and the servers have stopped.
+        if config.keep:
+            stack.callback(say, f"chaos: kept {work_dir}")
+        else:
+            stack.callback(shutil.rmtree, work_dir, ignore_errors=True)
+        nats_url = config.nats_url
+        if nats_url is None:
+            nats = EmbeddedNats(work_dir / "nats")
+            await nats.start()
+            stack.push_async_callback(nats.stop)
+            nats_url = nats.url
+        server_dsn = config.database_url
+        if server_dsn is None:
+            postgres = EmbeddedPostgres(work_dir / "postgres")
+            server_dsn = await postgres.start()
+            stack.push_async_callback(postgres.stop)
+        dsn = await _fresh_database(server_dsn)
+        stack.push_async_callback(_drop_database, server_dsn, dsn)
+        quests_dir = work_dir / "quests"
+        quests_dir.mkdir()
+        (quests_dir / f"{QUEST_ID}.yaml").write_text(QUEST_FILE)
+        proxy = await ChaosProxy(nats_url).start()
+        stack.push_async_callback(proxy.stop)
+        bus = await Bus.connect(nats_url, name="chaos-game-server")
+        stack.push_async_callback(bus.close)
+        await bus.ensure_streams()
+        node = NodeProcess(
+            node_command(quests_dir, config.seed), node_env(proxy.url, dsn, work_dir / "node"),
+            log_path=work_dir / "node.log",
+        )
+        stack.push_async_callback(node.terminate)
+        say(f"chaos: nats {nats_url} (the node through proxy {proxy.url}), database {urlsplit(dsn).path[1:]}, "
+            f"work dir {work_dir}")
+        rig = Rig(work_dir=work_dir, nats_url=nats_url, dsn=dsn, proxy=proxy, node=node, bus=bus)
+        try:
+            yield rig
+        finally:
+            if rig.pool is not None:
+                await rig.pool.close()

@@ -21,6 +21,8 @@ from loreweave.embedded.nats import _die_with_parent, _prctl
 
 #: What a node prints once it serves its actors (the runtime's "node started" log line).
 READY_PATTERN = re.compile(r"\bnode started: ")
+#: Output lines that report a failure inside the node (a log line at ERROR or above).
+ERROR_PATTERN = re.compile(r" (ERROR|CRITICAL) ")
 
 
 class NodeError(RuntimeError):
@@ -88,6 +90,8 @@ class NodeProcess:
         self.log_path = log_path
         self.ready_pattern = ready_pattern
         self.lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
+        #: Output lines matching :data:`ERROR_PATTERN`, all starts together (see :meth:`take_errors`).
+        self.errors: list[str] = []
         #: Processes started so far.
         self.starts = 0
         self._process: asyncio.subprocess.Process | None = None
@@ -181,6 +185,11 @@ class NodeProcess:
             await self._reader
         return code
 
+    def take_errors(self) -> list[str]:
+        """The error lines logged since the last call."""
+        errors, self.errors = self.errors, []
+        return errors
+
     def tail(self) -> str:
         """The child's last output lines."""
         return "\n".join(self.lines)
@@ -217,6 +226,8 @@ class NodeProcess:
                     log.flush()
                 if not self._ready.is_set() and self.ready_pattern.search(line):
                     self._ready.set()
+                if ERROR_PATTERN.search(line):
+                    self.errors.append(line)
         finally:
             if log is not None:
                 log.close()

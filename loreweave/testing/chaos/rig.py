@@ -120,9 +120,20 @@ class Rig:
             self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
 
     def take_exits(self) -> list[str]:
-        """Notes on node exits nobody asked for, since the last call."""
+        """Notes on node exits nobody asked for and on errors it logged, since the last call."""
         exits, self.exits = self.exits, []
+        errors = self.node.take_errors()
+        if errors:
+            shown = "; ".join(line.split(": ", 1)[-1] for line in errors[:3])
+            exits.append(f"the node logged {len(errors)} errors (node.log; --keep keeps it), first: {shown}")
         return exits
+
+    async def outbox_backlog(self) -> int:
+        """Emitted frames committed but not yet published (0 where the schema has no outbox)."""
+        assert self.pool is not None
+        if await self.pool.fetchval("SELECT to_regclass('frame_outbox') IS NULL"):
+            return 0
+        return int(await self.pool.fetchval("SELECT count(*) FROM frame_outbox"))
 
     async def stream_last_seq(self) -> int:
         """The LOREWEAVE stream's last sequence."""

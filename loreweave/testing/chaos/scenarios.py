@@ -60,6 +60,7 @@ async def _settle(rig: Rig, server: GameServer, config: ChaosConfig, say: Say, n
         # Empty twice in a row with nothing stored in between: a frame published just before
         # (an event of the last purchase) has reached the consumers' counts.
         seq, backlog = await rig.stream_last_seq(), await rig.backlog()
+        backlog["outbox"] = await rig.outbox_backlog()
         if loop.time() - shown[0] > 10:
             shown[0] = loop.time()
             say(f"  settling: backlog {', '.join(f'{name} {left}' for name, left in backlog.items())}")
@@ -69,7 +70,8 @@ async def _settle(rig: Rig, server: GameServer, config: ChaosConfig, say: Say, n
     try:
         await eventually(caught_up, timeout=config.settle_s, interval=0.2, message="the actors' backlog to empty")
     except ConditionNotMet:
-        notes.append(f"the actors did not catch up within {config.settle_s:.0f} s: backlog {await rig.backlog()}")
+        backlog = {**await rig.backlog(), "outbox": await rig.outbox_backlog()}
+        notes.append(f"the actors did not catch up within {config.settle_s:.0f} s: backlog {backlog}")
 
 
 async def _audit(rig: Rig, server: GameServer, name: str, description: str, started: float,

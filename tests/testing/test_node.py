@@ -1,0 +1,38 @@
+"""A ``loreweave run`` node as a child process: ready on its signal, SIGTERM drains, SIGKILL kills."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import pytest
+
+from loreweave.actors.runtime import Bus, RequestError, frame_for
+from loreweave.schemas import SettingsGet
+from loreweave.testing import NodeError, NodeProcess, loreweave_run, node_env
+
+
+@pytest.mark.slow
+async def test_a_node_answers_once_ready_drains_on_sigterm_and_dies_on_sigkill(
+    nats_server_url: str, bus: Bus, world: str, tmp_path
+) -> None:
+    node = NodeProcess(loreweave_run(["settings"]), node_env(nats_server_url, data_dir=tmp_path),
+                       log_path=tmp_path / "node.log")
+    await node.start(timeout=60)
+    assert node.ready and node.pid is not None
+    # Ready means subscribed: the first request is answered, with no retry.
+    await bus.request(frame_for(SettingsGet(), world, "test"), timeout=5)
+    assert await node.terminate() == 0
+    assert "node stopped" in (tmp_path / "node.log").read_text()
+
+    await node.start(timeout=60)
+    assert await node.kill() == -signal.SIGKILL
+    assert node.starts == 2 and not node.running
+    with pytest.raises(RequestError, match="no_responders"):
+        await bus.request(frame_for(SettingsGet(), world, "test"), timeout=2)
+
+
+async def test_a_node_that_exits_before_it_is_ready_says_why(tmp_path) -> None:
+    node = NodeProcess([sys.executable, "-c", "print('no such node'); raise SystemExit(3)"], node_env("nats://x:1"))
+    with pytest.raises(NodeError, match="exited with code 3 before it was ready:\nno such node"):
+        await node.start(timeout=30)

@@ -106,7 +106,8 @@ def decode_frame(
     # A flat map of strings, ints, booleans and nils (most frames) needs no walk.
     for key, value in payload.items():
         if type(value) not in _SCALARS or type(key) is not str:
-            _check_payload(payload, "payload", 1)
+            if not _plain(payload, 1):
+                _check_payload(payload, "payload", 1)
             break
     if schema is not None:
         payload = schema.validate(wire["type"], wire["version"], payload)
@@ -125,6 +126,27 @@ def decode_frame(
 
 def _refuse_ext(code: int, data: bytes) -> Any:
     raise FrameError("frame", f"holds a MessagePack extension type ({code}), which frames do not use")
+
+
+def _plain(container: Any, depth: int) -> bool:
+    """Whether a map or list (at ``depth``) holds only what JSON stores as it is; fast, no field names."""
+    if depth > MAX_PAYLOAD_DEPTH:
+        return False
+    if type(container) is dict:
+        for key in container:
+            if type(key) is not str:
+                return False
+        container = container.values()
+    for value in container:
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if kind is float:
+            if value - value != 0.0:  # NaN or an infinity
+                return False
+        elif (kind is not dict and kind is not list) or not _plain(value, depth + 1):
+            return False
+    return True
 
 
 def _check_payload(value: Any, field: str, depth: int) -> None:

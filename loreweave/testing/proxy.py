@@ -147,14 +147,16 @@ class ChaosProxy:
         self.stats.connections_cut += cut
         return cut
 
-    async def drop_then_cut(self, drop_s: float, direction: Direction = "to_client") -> int:
-        """Discard what flows in ``direction`` on the open connections for ``drop_s`` seconds, then cut them.
+    async def drop_then_cut(self, drop_s: float, direction: Direction | Literal["both"] = "to_client") -> int:
+        """Discard what flows in ``direction`` (or both ways) on the open connections for ``drop_s`` seconds,
+        then cut them.
 
         Connections made meanwhile are left alone. Returns how many connections were cut.
         """
+        directions = DIRECTIONS if direction == "both" else (direction,)
         links = [link for link in self._links if not link.closed]
         for link in links:
-            link.dropping.add(direction)
+            link.dropping.update(directions)
         await asyncio.sleep(drop_s)
         self.stats.cuts += 1
         cut = await self._abort(links)

@@ -128,3 +128,23 @@ async def test_a_client_is_closed_when_the_upstream_is_down() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", dead_end.port)
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
+
+
+async def test_a_drop_both_ways_also_loses_what_the_client_sent(proxy, direct, watched, world) -> None:
+    subject = f"chaos.{world}"
+    seen: list[bytes] = []
+
+    async def keep(msg) -> None:
+        seen.append(msg.data)
+
+    await direct.subscribe(f"{subject}.up", cb=keep)
+    await direct.flush()
+    await watched.connect(proxy.url, subject)
+    dropping = asyncio.create_task(proxy.drop_then_cut(1.0, "both"))
+    await asyncio.sleep(0)
+    await watched.nc.publish(f"{subject}.up", b"lost on the way up")
+    await eventually(lambda: proxy.stats.bytes_dropped > 0)
+    assert await dropping == 1
+    await eventually(lambda: watched.reconnects == 1)
+    await watched.nc.publish(f"{subject}.up", b"after")
+    await eventually(lambda: seen == [b"after"])

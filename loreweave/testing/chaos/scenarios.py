@@ -129,9 +129,13 @@ async def cuts(rig: Rig, config: ChaosConfig, say: Say) -> ScenarioResult:
             await eventually(lambda: proxy.open_connections > 0, timeout=60, message="the node to reconnect")
             await asyncio.sleep(rng.uniform(0.5, 2.0))  # the random moment, while frames flow
             drop_s = rng.uniform(0.1, 0.4)
+            # Odd cuts lose what the server sent (deliveries); even ones what the node sent too
+            # (its publishes, acknowledgements and replies): a partition.
+            direction = "to_client" if index % 2 else "both"
             dropped, seq = proxy.stats.bytes_dropped, await rig.stream_last_seq()
-            cut = await proxy.drop_then_cut(drop_s)
-            say(f"  cut {index}/{config.cuts}: {proxy.stats.bytes_dropped - dropped} bytes to the node dropped for"
+            cut = await proxy.drop_then_cut(drop_s, direction)
+            way = "to the node" if direction == "to_client" else "both ways"
+            say(f"  cut {index}/{config.cuts}: {proxy.stats.bytes_dropped - dropped} bytes {way} dropped for"
                 f" {drop_s:.2f} s, then {cut} connection(s) cut (stream seq {seq} when the drop began)")
         await eventually(lambda: proxy.open_connections > 0, timeout=60, message="the node to reconnect")
 
@@ -139,7 +143,8 @@ async def cuts(rig: Rig, config: ChaosConfig, say: Say) -> ScenarioResult:
     await _settle(rig, server, config, say, notes)
     notes.append(f"proxy: {proxy.stats.cuts} cuts, {proxy.stats.connections_cut} connections cut,"
                  f" {proxy.stats.bytes_dropped} bytes dropped, {proxy.stats.accepted} connections accepted in all")
-    description = f"{config.cuts} connection cuts through the proxy, the bytes in flight to the node dropped first"
+    description = (f"{config.cuts} connection cuts through the proxy, the bytes in flight dropped first"
+                   " (to the node; every other cut both ways)")
     return await _audit(rig, server, "cuts", description, started, notes)
 
 

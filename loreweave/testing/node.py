@@ -22,7 +22,7 @@ from loreweave.embedded.nats import _die_with_parent, _prctl
 #: What a node prints once it serves its actors (the runtime's "node started" log line).
 READY_PATTERN = re.compile(r"\bnode started: ")
 #: Output lines that report a failure inside the node (a log line at ERROR or above).
-ERROR_PATTERN = re.compile(r" (ERROR|CRITICAL) ")
+ERROR_PATTERN = re.compile(r"(^| )(ERROR|CRITICAL) ")
 
 
 class NodeError(RuntimeError):
@@ -90,7 +90,8 @@ class NodeProcess:
         self.log_path = log_path
         self.ready_pattern = ready_pattern
         self.lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
-        #: Output lines matching :data:`ERROR_PATTERN`, all starts together (see :meth:`take_errors`).
+        #: Output lines matching :data:`ERROR_PATTERN`, each with the exception of the traceback that
+        #: followed it, all starts together (see :meth:`take_errors`).
         self.errors: list[str] = []
         #: Processes started so far.
         self.starts = 0
@@ -215,6 +216,7 @@ class NodeProcess:
     async def _read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
         log = open(self.log_path, "a", encoding="utf-8") if self.log_path is not None else None
+        in_traceback = False
         try:
             if log is not None:
                 log.write(f"--- start {self.starts}: pid {process.pid}: {' '.join(self.command)}\n")
@@ -228,6 +230,12 @@ class NodeProcess:
                     self._ready.set()
                 if ERROR_PATTERN.search(line):
                     self.errors.append(line)
+                elif line.startswith("Traceback "):
+                    in_traceback = True
+                elif in_traceback and line and not line[0].isspace():
+                    in_traceback = False
+                    if self.errors:  # the exception that the error line above reported
+                        self.errors[-1] += f" ({line})"
         finally:
             if log is not None:
                 log.close()

@@ -36,3 +36,20 @@ async def test_a_node_that_exits_before_it_is_ready_says_why(tmp_path) -> None:
     node = NodeProcess([sys.executable, "-c", "print('no such node'); raise SystemExit(3)"], node_env("nats://x:1"))
     with pytest.raises(NodeError, match="exited with code 3 before it was ready:\nno such node"):
         await node.start(timeout=30)
+
+
+async def test_the_errors_a_node_logs_are_kept_with_their_exception(tmp_path) -> None:
+    script = "\n".join([
+        "import logging, sys",
+        "logging.basicConfig(stream=sys.stdout, format='%(levelname)s %(name)s: %(message)s')",
+        "print('x node started: a')",
+        "try:",
+        "    raise ValueError('no gaps')",
+        "except ValueError:",
+        "    logging.getLogger('t').exception('task a.persist died')",
+    ])
+    node = NodeProcess([sys.executable, "-c", script], node_env("nats://x:1"))
+    await node.start(timeout=30)
+    await node.wait()
+    assert node.take_errors() == ["ERROR t: task a.persist died (ValueError: no gaps)"]
+    assert node.take_errors() == []

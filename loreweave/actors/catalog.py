@@ -14,6 +14,7 @@ from typing import Any
 from loreweave.actors.ambience import Ambience
 from loreweave.actors.base import GameActor
 from loreweave.actors.clock import Clock
+from loreweave.actors.journal import Journal
 from loreweave.actors.language import Language
 from loreweave.actors.npc import Npc
 from loreweave.actors.payments import Payments
@@ -21,6 +22,7 @@ from loreweave.actors.players import Players
 from loreweave.actors.qos import Qos
 from loreweave.actors.quests import Quests, load_quests
 from loreweave.actors.registry import Registry
+from loreweave.actors.runtime import Actor
 from loreweave.actors.settings import Settings
 from loreweave.actors.storyteller import Storyteller
 from loreweave.actors.versions import Versions
@@ -31,7 +33,7 @@ from loreweave.protocol import ConfigError
 logger = logging.getLogger(__name__)
 
 #: Actor name -> class, in the order a node starts them.
-ACTORS: dict[str, type[GameActor[Any]]] = {
+ACTORS: dict[str, type[Actor]] = {
     "settings": Settings,
     "registry": Registry,
     "world": World,
@@ -45,6 +47,7 @@ ACTORS: dict[str, type[GameActor[Any]]] = {
     "qos": Qos,
     "payments": Payments,
     "clock": Clock,
+    "journal": Journal,
     "versions": Versions,  # last: the simulator takes its answer as "every actor has subscribed"
 }
 
@@ -79,8 +82,10 @@ def build_actors(
     quests_dir: Path | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     heartbeat_s: float | None = None,
-) -> list[GameActor[Any]]:
+) -> list[Actor]:
     """Build the named actors (in catalog order), each with ``seed`` and its ``options[name]``.
+
+    The journal is no game actor: it takes no seed nor heartbeat.
 
     Args:
         names: actor names (see :data:`ACTORS`), or ``["all"]``.
@@ -94,10 +99,13 @@ def build_actors(
     """
     wanted = set(parse_actor_names(list(names)))
     options = options or {}
-    builders: dict[str, Callable[..., GameActor[Any]]] = dict(ACTORS)
-    actors: list[GameActor[Any]] = []
+    builders: dict[str, Callable[..., Actor]] = dict(ACTORS)
+    actors: list[Actor] = []
     for name in ACTORS:
         if name not in wanted:
+            continue
+        if not issubclass(ACTORS[name], GameActor):
+            actors.append(builders[name](**options.get(name, {})))
             continue
         kwargs: dict[str, Any] = {"seed": seed, **options.get(name, {})}
         if heartbeat_s is not None:

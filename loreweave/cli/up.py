@@ -10,8 +10,7 @@ from typing import Any, AsyncIterator
 
 import click
 
-from loreweave.actors.journal import Journal
-from loreweave.actors.runtime import Actor, ActorNode, Bus, configure_telemetry
+from loreweave.actors.runtime import Actor, ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.cli.connection import forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
@@ -21,7 +20,7 @@ logger = logging.getLogger("loreweave.up")
 
 
 def game_actors(seed: int, writer_bus: Bus | None = None, lore: bool = False) -> list[Actor]:
-    """Every game actor of the catalog, built with ``seed``.
+    """Every actor of the catalog (the game actors and the journal), built with ``seed``.
 
     With ``writer_bus``, NPC lines are asked of the AI layer (``lw.ai.generate``, with lore from
     the knowledge base) and fall back to the script when no AI bridge answers in time. With
@@ -85,17 +84,20 @@ async def run_up(
         click.echo(f"loreweave: bus at {url}; database migrated")
         writer_bus = await Bus.connect(url, name="loreweave-npc-writer")
         kb = knowledge_base(database)
-        actors: list[Actor] = [*game_actors(seed, writer_bus, lore=kb is not None), Journal()]
+        actors: list[Actor] = game_actors(seed, writer_bus, lore=kb is not None)
         background: list[asyncio.Task[Any]] = []
         if kb is not None:
             from loreweave.actors.lore import Lore
 
             actors.append(Lore(kb))
             background.append(asyncio.create_task(ingest_samples(kb)))
-        bus = await Bus.connect(url, name="loreweave-up", max_frame_bytes=settings.max_frame_bytes)
+        bus = await Bus.connect(
+            url, name="loreweave-up", max_frame_bytes=settings.max_frame_bytes,
+            limits=StreamLimits.from_settings(settings),
+        )
         node = ActorNode(
             bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts,
-            database=database,
+            database=database, drain_timeout_s=settings.drain_timeout_s,
         )
         click.echo(f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors)}")
         click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")

@@ -4,6 +4,7 @@ the journal, the payment ledger and quest rows."""
 from loreweave.db.connect import DEFAULT_CONNECT_TIMEOUT, check_dsn, connect, create_pool, describe_target
 from loreweave.db.database import Database, database_status, journal_history, migrate_database, open_database
 from loreweave.db.errors import DatabaseError, LedgerError, MigrationError, QueryError
+from loreweave.db.fencing import DEFAULT_FENCE_BUCKET, StaleLeaseError, check_fence, fence_of, reset_fences
 from loreweave.db.journal import Journal, JournalEntry
 from loreweave.db.ledger import Intent, LedgerLine, NewIntent, Refund
 from loreweave.db.migrations import (
@@ -20,6 +21,11 @@ from loreweave.db.quests import QuestRow
 from loreweave.db.state import Snapshot, StateStore, claim_frame, claim_frames
 
 __all__ = [
+    "DEFAULT_FENCE_BUCKET",
+    "StaleLeaseError",
+    "check_fence",
+    "fence_of",
+    "reset_fences",
     "DEFAULT_CONNECT_TIMEOUT",
     "MIGRATIONS_TABLE",
     "Database",

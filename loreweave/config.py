@@ -10,6 +10,7 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from loreweave.protocol.codec import DEFAULT_MAX_FRAME_BYTES
 from loreweave.protocol.errors import ConfigError
 
 ENV_PREFIX = "LOREWEAVE_"
@@ -30,7 +31,22 @@ class Settings(BaseSettings):
         default=Path(".loreweave"), description="Directory for embedded servers' data."
     )
     max_frame_bytes: int = Field(
-        default=1024 * 1024, gt=0, le=64 * 1024 * 1024, description="Largest accepted frame."
+        default=DEFAULT_MAX_FRAME_BYTES, gt=0, le=64 * 1024 * 1024,
+        description="Largest accepted frame; keep it under the NATS server's max_payload (1 MiB by default), "
+        "so a larger frame still reaches the actors and is dead-lettered as too_large.",
+    )
+    nats_connect_wait_s: float = Field(
+        default=5.0, ge=0, description="Seconds a command or node keeps trying to reach NATS before giving up."
+    )
+    drain_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a stopping node lets frames in hand finish before cancelling them."
+    )
+    dlq_max_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, description="Bytes the LOREWEAVE_DLQ stream keeps; the oldest go first."
+    )
+    dlq_max_msg_bytes: int = Field(
+        default=64 * 1024, ge=8 * 1024, le=1024 * 1024,
+        description="Largest dead letter stored; a larger frame is kept truncated, with its size and SHA-256.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the loreweave loggers."

@@ -15,6 +15,7 @@ import pytest
 
 from loreweave.actors.runtime import Actor, ActorNode, Bus
 from loreweave.embedded import EmbeddedNats
+from loreweave.protocol import DEFAULT_MAX_FRAME_BYTES
 
 if TYPE_CHECKING:
     from loreweave.db import Database
@@ -58,7 +59,7 @@ async def start_node(nats_server_url: str) -> AsyncIterator[NodeFactory]:
     """Start actor nodes on their own connections; all are stopped after the test."""
     nodes: list[ActorNode] = []
 
-    async def start(*actors: Actor, max_frame_bytes: int = 1024 * 1024, **options: Any) -> ActorNode:
+    async def start(*actors: Actor, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, **options: Any) -> ActorNode:
         node_bus = await Bus.connect(nats_server_url, name="test-node", max_frame_bytes=max_frame_bytes)
         node = ActorNode(node_bus, actors, **options)  # type: ignore[arg-type]
         await node.start()

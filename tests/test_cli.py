@@ -6,13 +6,16 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from loreweave.actors.runtime import Bus
+from loreweave.schemas import PlayerJoined
 
 LOREWEAVE = [sys.executable, "-m", "loreweave"]
 
@@ -100,3 +103,59 @@ async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_
     assert not url_file.exists(), "the embedded NATS URL was left behind"
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "data")], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "an embedded server outlived loreweave up"
+
+
+@pytest.mark.parametrize(
+    "command", [("publish", "lw.w1.player.joined", '{"player_id": "p1"}'), ("run", "--actors", "weather", "--wait", "1")]
+)
+def test_an_unreachable_nats_is_one_clear_line_not_a_hang(command: tuple[str, ...]) -> None:
+    with socket.socket() as unused:  # bound, never listening: connections are refused
+        unused.bind(("127.0.0.1", 0))
+        url = f"nats://127.0.0.1:{unused.getsockname()[1]}"
+        started = time.monotonic()
+        result = run(*command, env={"LOREWEAVE_NATS_URL": url}, timeout=40)
+    assert result.returncode == 2 and time.monotonic() - started < 30
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "LOREWEAVE_NATS_URL" in lines[0] and url in lines[0], result.stderr
+    assert "--wait" in lines[0]
+
+
+async def test_sigterm_stops_a_node_with_a_backlog_within_the_drain_bound(nats_server_url: str, world: str) -> None:
+    bus = await Bus.connect(nats_server_url, name="test-backlog")
+    said = asyncio.Event()
+
+    async def busy(msg: object) -> None:
+        said.set()
+
+    await bus.nc.subscribe(f"lw.{world}.npc.said", cb=busy)
+    await bus.sync()
+    env = {**os.environ, "LOREWEAVE_NATS_URL": nats_server_url, "LOREWEAVE_DRAIN_TIMEOUT_S": "2",
+           "LOREWEAVE_MAILBOX_CAPACITY": "4", "LOREWEAVE_LOG_LEVEL": "INFO"}
+    node = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.actors.slow_node", world, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert node.stdout is not None
+        seen: list[bytes] = []
+        async with asyncio.timeout(60):
+            while b"node started:" not in (line := await node.stdout.readline()):
+                assert line, b"".join(seen).decode()[-2000:]  # it exited before it was ready
+                seen.append(line)
+        await bus.emit(PlayerJoined(player_id="first"), world, source="test")
+        await asyncio.wait_for(said.wait(), 10)  # the node is busy on its first frame
+        for number in range(100):  # a backlog: 4 in the mailbox, 32 queued by the client, the rest dropped
+            await bus.emit(PlayerJoined(player_id=f"p{number}"), world, source="test")
+        await bus.sync()
+        node.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        output, _ = await asyncio.wait_for(node.communicate(), 20)
+        stopped_in = time.monotonic() - started
+    finally:
+        if node.returncode is None:
+            node.kill()
+            await node.wait()
+        await bus.close()
+    assert node.returncode == 0, output.decode()[-2000:]
+    assert stopped_in < 2 + 8, f"stopped in {stopped_in:.1f}s"  # the drain bound, the bus's close, the exit
+    assert "did not drain within 2s" in output.decode()

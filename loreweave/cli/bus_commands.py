@@ -10,15 +10,21 @@ from typing import Any
 import click
 
 from loreweave.actors.runtime import Bus, frame_for
-from loreweave.cli.connection import client_nats_url
+from loreweave.cli.connection import client_nats_url, with_wait
 from loreweave.config import load_settings
 from loreweave.protocol import Frame, FrameError, check_pattern, parse_subject
 from loreweave.protocol.errors import LoreweaveError
 from loreweave.schemas import registry
 
 
-async def publish_json(url: str, subject: str, payload_json: str, source: str = "cli") -> Frame:
-    """Validate ``payload_json`` as the event of ``subject`` and publish it durably."""
+async def publish_json(
+    url: str, subject: str, payload_json: str, source: str = "cli", *, wait_s: float = 5.0
+) -> Frame:
+    """Validate ``payload_json`` as the event of ``subject`` and publish it durably.
+
+    Raises:
+        LoreweaveError: for a bad subject or payload, or NATS not reachable within ``wait_s``.
+    """
     parsed = parse_subject(subject)
     try:
         payload: Any = json.loads(payload_json)
@@ -28,7 +34,7 @@ async def publish_json(url: str, subject: str, payload_json: str, source: str = 
         raise LoreweaveError("payload", "must be a JSON object")
     event_class = registry.get(parsed.event_type)
     event = registry.validate(parsed.event_type, event_class.VERSION, payload)
-    bus = await Bus.connect(url, name="loreweave-cli")
+    bus = await Bus.connect(url, name="loreweave-cli", wait_s=wait_s)
     try:
         await bus.ensure_streams()
         frame = frame_for(event, parsed.world, source)
@@ -50,10 +56,12 @@ def describe(frame: Frame) -> str:
     return f"{when} {frame.world} {frame.type:<20} {fields}  [{frame.source}]"
 
 
-async def tail(url: str, subject_pattern: str, count: int | None, echo: Any = click.echo) -> int:
+async def tail(
+    url: str, subject_pattern: str, count: int | None, echo: Any = click.echo, *, wait_s: float = 5.0
+) -> int:
     """Print frames on ``subject_pattern`` as readable lines; stop after ``count`` frames."""
     check_pattern(subject_pattern)
-    bus = await Bus.connect(url, name="loreweave-tail")
+    bus = await Bus.connect(url, name="loreweave-tail", wait_s=wait_s)
     done = asyncio.Event()
     seen = 0
 
@@ -76,24 +84,31 @@ async def tail(url: str, subject_pattern: str, count: int | None, echo: Any = cl
     return seen
 
 
+_WAIT_HELP = "Seconds to keep trying to reach NATS (default: LOREWEAVE_NATS_CONNECT_WAIT_S, 5)."
+
+
 @click.command("publish")
 @click.argument("subject")
 @click.argument("payload_json", metavar="JSON")
 @click.option("--source", default="cli", show_default=True, help="Frame source.")
-def publish_command(subject: str, payload_json: str, source: str) -> None:
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=None, help=_WAIT_HELP)
+def publish_command(subject: str, payload_json: str, source: str, wait_s: float | None) -> None:
     """Publish one event: loreweave publish lw.w1.player.joined '{"player_id": "p1"}'."""
-    settings = load_settings()
-    frame = asyncio.run(publish_json(client_nats_url(settings), subject, payload_json, source))
+    settings = with_wait(load_settings(), wait_s)
+    frame = asyncio.run(publish_json(
+        client_nats_url(settings), subject, payload_json, source, wait_s=settings.nats_connect_wait_s
+    ))
     click.echo(f"published {frame.type} {frame.id} on {frame.subject}")
 
 
 @click.command("tail")
 @click.argument("subject_pattern", metavar="PATTERN", default="lw.*.narrative.>")
 @click.option("--count", "-n", type=int, default=None, help="Stop after this many frames.")
-def tail_command(subject_pattern: str, count: int | None) -> None:
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=None, help=_WAIT_HELP)
+def tail_command(subject_pattern: str, count: int | None, wait_s: float | None) -> None:
     """Print decoded frames on PATTERN as readable lines (default: every world's narrative)."""
-    settings = load_settings()
+    settings = with_wait(load_settings(), wait_s)
     try:
-        asyncio.run(tail(client_nats_url(settings), subject_pattern, count))
+        asyncio.run(tail(client_nats_url(settings), subject_pattern, count, wait_s=settings.nats_connect_wait_s))
     except KeyboardInterrupt:
         pass

@@ -23,6 +23,11 @@ def forget_embedded_url(settings: Settings) -> None:
     (settings.data_dir / URL_FILE).unlink(missing_ok=True)
 
 
+def with_wait(settings: Settings, wait_s: float | None) -> Settings:
+    """``settings`` with ``--wait SECONDS`` (when given) as the NATS connect wait."""
+    return settings if wait_s is None else settings.model_copy(update={"nats_connect_wait_s": wait_s})
+
+
 def client_nats_url(settings: Settings) -> str:
     """The server a client command should talk to.
 

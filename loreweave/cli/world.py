@@ -16,7 +16,8 @@ import click
 from rich.console import Console
 
 from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
-from loreweave.actors.runtime import ActorNode, Bus, configure_telemetry
+from loreweave.cli.connection import with_wait
+from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
@@ -49,10 +50,14 @@ async def _node(
     **build: Any,
 ) -> ActorNode:
     settings = settings or load_settings({})
-    bus = await Bus.connect(url, name=f"loreweave-run:{','.join(names)}"[:120], max_frame_bytes=settings.max_frame_bytes)
+    bus = await Bus.connect(
+        url, name=f"loreweave-run:{','.join(names)}"[:120], max_frame_bytes=settings.max_frame_bytes,
+        limits=StreamLimits.from_settings(settings), wait_s=settings.nats_connect_wait_s,
+    )
     actors = build_actors(names, seed, **build)
     return ActorNode(
-        bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database
+        bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database,
+        drain_timeout_s=settings.drain_timeout_s,
     )
 
 
@@ -126,9 +131,13 @@ async def run_world(
 @click.option("--quests", "quests_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory of quest files (default: examples/quests).")
 @click.option("--for", "stop_after_s", type=float, default=None, help="Stop after this many seconds.")
-def run_command(actor_spec: str, seed: int, quests_dir: Path | None, stop_after_s: float | None) -> None:
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=None,
+              help="Seconds to keep trying to reach NATS (default: LOREWEAVE_NATS_CONNECT_WAIT_S, 5).")
+def run_command(
+    actor_spec: str, seed: int, quests_dir: Path | None, stop_after_s: float | None, wait_s: float | None
+) -> None:
     """Host a set of actors in this process (a deployment spreads them across processes and hosts)."""
-    settings = load_settings()
+    settings = with_wait(load_settings(), wait_s)
     names = parse_actor_names(actor_spec)
     configure_telemetry(settings.otel_exporter, "loreweave-run")
 

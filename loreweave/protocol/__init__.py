@@ -10,6 +10,7 @@ from loreweave.protocol.codec import (
     PayloadSchema,
     decode_frame,
     encode_frame,
+    peek_ids,
 )
 from loreweave.protocol.errors import (
     ConfigError,
@@ -20,8 +21,11 @@ from loreweave.protocol.errors import (
 )
 from loreweave.protocol.frame import FRAME_FIELDS, Frame, now_us
 from loreweave.protocol.headers import (
+    DLQ_ACTOR,
     DLQ_ERROR,
     DLQ_REASON,
+    DLQ_SHA256,
+    DLQ_SIZE,
     DLQ_SUBJECT,
     ERROR_CODE,
     MSG_ID,
@@ -32,17 +36,22 @@ from loreweave.protocol.headers import (
 from loreweave.protocol.ids import derived_frame_id, frame_id_millis, is_frame_id, new_frame_id
 from loreweave.protocol.subjects import (
     DLQ_PREFIX,
+    HEARTBEATS,
     RESERVED_WORLDS,
     ROOT,
     RPC_PREFIX,
+    SYS_PREFIX,
+    SYSTEM_WORLD,
     Subject,
     check_frame_subject,
     check_pattern,
     check_publish_subject,
     check_token,
     check_world,
+    dlq_store_subject,
     dlq_subject,
     event_subject,
+    heartbeat_subject,
     is_journaled,
     request_subject,
     subject_matches,
@@ -58,4 +67,6 @@ __all__ = [
     "check_world", "decode_frame", "derived_frame_id", "dlq_subject", "encode_frame",
     "event_subject", "frame_headers", "is_journaled", "request_subject", "subject_matches", "frame_id_millis", "is_frame_id", "new_frame_id",
     "now_us", "parse_subject", "pattern", "trace_context",
+    "DLQ_ACTOR", "DLQ_SHA256", "DLQ_SIZE", "HEARTBEATS", "SYSTEM_WORLD", "SYS_PREFIX", "dlq_store_subject",
+    "heartbeat_subject", "peek_ids",
 ]

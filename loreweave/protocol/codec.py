@@ -13,7 +13,10 @@ from loreweave.protocol.frame import FRAME_FIELDS, Frame
 from loreweave.protocol.ids import is_frame_id
 from loreweave.protocol.subjects import RESERVED_WORLDS, ROOT, check_frame_subject, check_world
 
-DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
+#: Half of nats-server's default ``max_payload`` (1 MiB): a frame over the limit still fits in a
+#: NATS message, so it reaches the actors and is dead-lettered ``too_large`` instead of being
+#: refused by the publisher's client unseen.
+DEFAULT_MAX_FRAME_BYTES = 512 * 1024
 _VERSION = re.compile(r"\d{1,4}\.\d{1,4}")
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _FIELD_SET = frozenset(FRAME_FIELDS)
@@ -64,6 +67,25 @@ def encode_frame(frame: Frame, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> byte
     if len(data) > max_bytes:
         raise FrameError("frame", f"{len(data)} bytes exceeds the limit of {max_bytes}", "too_large")
     return data
+
+
+def peek_ids(data: bytes) -> tuple[str | None, str | None]:
+    """Best effort: the ``id`` and ``correlation_id`` of bytes that failed to decode as a frame.
+
+    Either is ``None`` unless the bytes are a MessagePack map holding a valid ULID there, so an
+    answer to an undecodable request can still name the request it answers.
+    """
+    try:
+        wire = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception:  # msgpack raises several unrelated types for bad bytes
+        return None, None
+    if not isinstance(wire, dict):
+        return None, None
+    frame_id, correlation_id = wire.get("id"), wire.get("correlation_id")
+    return (
+        frame_id if is_frame_id(frame_id) else None,
+        correlation_id if is_frame_id(correlation_id) else None,
+    )
 
 
 def decode_frame(

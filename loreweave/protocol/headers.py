@@ -15,6 +15,11 @@ TRACEPARENT = "traceparent"
 DLQ_REASON = "Lw-Dlq-Reason"
 DLQ_ERROR = "Lw-Dlq-Error"
 DLQ_SUBJECT = "Lw-Dlq-Subject"
+#: Set on a dead letter from a failing handler: the actor whose handler failed.
+DLQ_ACTOR = "Lw-Dlq-Actor"
+#: Set on a dead letter kept truncated: the original frame's size in bytes and its SHA-256 (hex).
+DLQ_SIZE = "Lw-Dlq-Size"
+DLQ_SHA256 = "Lw-Dlq-Sha256"
 #: Set on an error reply to a request.
 ERROR_CODE = "Lw-Error"
 

@@ -4,6 +4,8 @@
 - Requests: ``lw.rpc.<world>.<domain>.<name>``; request/reply only, never journaled
   (a journaled subject would get JetStream's publish acknowledgement as its reply).
 - Dead letters: ``lw.dlq.<reason>``.
+- System subjects: ``lw.sys.*`` (heartbeats, dead-letter storage); five tokens or more, so the
+  events stream (``lw.*.*.*``) never journals them; their frames carry world ``_``.
 
 Builders refuse bad tokens (empty, whitespace, wildcards, dots), so a bad
 subject is caught where it is made rather than on the wire.
@@ -186,3 +188,25 @@ def check_frame_subject(subject: str, world: str, event_type: str) -> None:
 def dlq_subject(reason: str) -> str:
     """Build the dead-letter subject for a reason code: ``lw.dlq.malformed``."""
     return f"{DLQ_PREFIX}.{check_token('reason', reason)}"
+
+
+#: The world of frames that belong to no game world (heartbeats, error replies to bad requests).
+SYSTEM_WORLD = "_"
+SYS_PREFIX = f"{ROOT}.sys"
+#: Every actor instance's heartbeats.
+HEARTBEATS = f"{SYS_PREFIX}.heartbeat.actor.*"
+DLQ_STORE_PREFIX = f"{SYS_PREFIX}.dlq.store"
+
+
+def dlq_store_subject(reason: str) -> str:
+    """Where a dead letter is sent to be stored: ``lw.sys.dlq.store.<reason>``.
+
+    The dead-letter stream keeps it as ``lw.dlq.<reason>``; no live subscriber of
+    ``lw.dlq.>`` sees it (see :class:`loreweave.actors.runtime.dead_letters.DeadLetters`).
+    """
+    return f"{DLQ_STORE_PREFIX}.{check_token('reason', reason)}"
+
+
+def heartbeat_subject(actor: str) -> str:
+    """Subject of an actor's heartbeats: ``lw.sys.heartbeat.actor.<actor>`` (never journaled)."""
+    return f"{SYS_PREFIX}.heartbeat.actor.{check_token('actor', actor)}"

@@ -3,37 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Callable
 
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError, SlowConsumerError
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, SubjectTransform
 from nats.js.errors import BadRequestError
 
+from loreweave.actors.runtime.dead_letters import DeadLetters
 from loreweave.protocol import (
     DEFAULT_MAX_FRAME_BYTES,
-    DLQ_ERROR,
-    DLQ_REASON,
-    DLQ_SUBJECT,
+    DLQ_PREFIX,
     ERROR_CODE,
-    MSG_ID,
     Frame,
     LoreweaveError,
     check_publish_subject,
     decode_frame,
-    dlq_subject,
     encode_frame,
     frame_headers,
     request_subject,
 )
+from loreweave.protocol.subjects import DLQ_STORE_PREFIX
 from loreweave.schemas import ErrorReply, Event, registry as default_registry
 from loreweave.schemas.registry import EventRegistry
+
+if TYPE_CHECKING:
+    from loreweave.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +54,27 @@ class RequestError(LoreweaveError):
 
 @dataclass(frozen=True)
 class StreamLimits:
-    """Retention of the event streams."""
+    """Retention of the event and dead-letter streams."""
 
     max_age_s: float = 24 * 3600
     max_bytes: int = 1024**3
     duplicate_window_s: float = 120
+    #: Dead letters: kept a week, at most ``dlq_max_bytes`` (oldest dropped first), each at most
+    #: ``dlq_max_msg_bytes`` (a larger frame is kept truncated, with its size and SHA-256).
+    dlq_max_age_s: float = 7 * 24 * 3600
+    dlq_max_bytes: int = 256 * 1024**2
+    dlq_max_msg_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        """The limits ``LOREWEAVE_DLQ_MAX_BYTES`` and ``LOREWEAVE_DLQ_MAX_MSG_BYTES`` set."""
+        return cls(dlq_max_bytes=settings.dlq_max_bytes, dlq_max_msg_bytes=settings.dlq_max_msg_bytes)
+
+
+#: Called with the subscription whose frames the NATS client dropped (a slow consumer).
+DropListener = Callable[[Subscription | None], None]
+#: Called with ``"disconnected"`` or ``"reconnected"``.
+ConnectionListener = Callable[[str], None]
 
 
 def frame_for(
@@ -79,7 +95,9 @@ def frame_for(
 class Bus:
     """A NATS connection speaking Loreweave frames.
 
-    Use :meth:`connect`; ``close`` drains the connection.
+    Use :meth:`connect`; ``close`` drains the connection. Frames the client drops for a slow
+    consumer and lost connections are counted here and reported to listeners
+    (:meth:`on_drop`, :meth:`on_connection`), which an actor node turns into metrics.
     """
 
     def __init__(
@@ -88,12 +106,24 @@ class Bus:
         *,
         registry: EventRegistry = default_registry,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        limits: StreamLimits = StreamLimits(),
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.registry = registry
         self.max_frame_bytes = max_frame_bytes
+        self.limits = limits
         self.slow_consumer_drops = 0
+        self.disconnects = 0
+        self.reconnects = 0
+        self._dead_letters = DeadLetters(
+            nc, self.js, window_s=limits.duplicate_window_s, max_msg_bytes=limits.dlq_max_msg_bytes
+        )
+        self._drop_listeners: list[DropListener] = []
+        self._connection_listeners: list[ConnectionListener] = []
+        self._warned_sids: set[int] = set()
+        self._connected = False
+        self._last_error = ""
 
     @classmethod
     async def connect(
@@ -103,34 +133,93 @@ class Bus:
         name: str = "loreweave",
         registry: EventRegistry = default_registry,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        limits: StreamLimits = StreamLimits(),
+        wait_s: float = 5.0,
     ) -> Bus:
-        """Connect to the NATS server at ``url``.
+        """Connect to the NATS server at ``url``, trying for at most ``wait_s`` seconds.
+
+        Once connected, a lost connection is retried without end (and counted).
 
         Raises:
-            LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached.
+            LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached in time.
         """
-        holder: list[Bus] = []
-
-        async def on_error(error: Exception) -> None:
-            if isinstance(error, SlowConsumerError):
-                if holder:
-                    holder[0].slow_consumer_drops += 1
-                return
-            logger.warning("nats: %s", error)
-
+        nc = Client()
+        bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes, limits=limits)
         try:
-            nc = await nats.connect(
-                url, name=name, error_cb=on_error, max_reconnect_attempts=-1, connect_timeout=3,
-                allow_reconnect=True, drain_timeout=5,
+            await asyncio.wait_for(
+                nc.connect(
+                    url, name=name, error_cb=bus._on_error, disconnected_cb=bus._on_disconnected,
+                    reconnected_cb=bus._on_reconnected, max_reconnect_attempts=-1, allow_reconnect=True,
+                    connect_timeout=3, reconnect_time_wait=min(2.0, max(wait_s / 3, 0.2)), drain_timeout=5,
+                ),
+                timeout=max(wait_s, 0.1),
             )
-        except Exception as exc:
-            raise LoreweaveError("LOREWEAVE_NATS_URL", f"cannot connect to {url}: {exc}") from None
-        bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes)
-        holder.append(bus)
+        except Exception as exc:  # a timeout, or what nats-py raised for a bad URL
+            await nc.close()
+            raise LoreweaveError(
+                "LOREWEAVE_NATS_URL",
+                f"cannot reach NATS at {url} within {wait_s:g}s ({bus._last_error or exc!r}); start the server, "
+                "fix the URL, or wait longer (--wait SECONDS or LOREWEAVE_NATS_CONNECT_WAIT_S)",
+            ) from None
+        bus._connected = True
+        if max_frame_bytes >= nc.max_payload:
+            logger.warning(
+                "max frame size %d is not under the server's max_payload %d: frames between them cannot "
+                "reach the actors to be dead-lettered as too_large (lower LOREWEAVE_MAX_FRAME_BYTES)",
+                max_frame_bytes, nc.max_payload,
+            )
         return bus
 
-    async def ensure_streams(self, limits: StreamLimits = StreamLimits()) -> None:
-        """Create (or update) the event and dead-letter streams."""
+    def on_drop(self, listener: DropListener) -> None:
+        """Call ``listener`` for each frame the client drops because a subscription fell behind."""
+        self._drop_listeners.append(listener)
+
+    def on_connection(self, listener: ConnectionListener) -> None:
+        """Call ``listener`` when the connection is lost (``disconnected``) and back (``reconnected``)."""
+        self._connection_listeners.append(listener)
+
+    async def _on_error(self, error: Exception) -> None:
+        # Called by nats-py's reading loop, once per dropped message in a flood: keep it cheap.
+        if isinstance(error, SlowConsumerError):
+            self.slow_consumer_drops += 1
+            sub: Subscription | None = getattr(error, "sub", None)
+            for listener in self._drop_listeners:
+                listener(sub)
+            sid = getattr(error, "sid", 0)
+            if sid not in self._warned_sids:
+                self._warned_sids.add(sid)
+                logger.warning(
+                    "nats: dropping frames on %s: its subscription fell behind (client-side slow consumer; "
+                    "counted in lw.frames.dropped)", error.subject,
+                )
+            return
+        self._last_error = str(error) or type(error).__name__
+        if self._connected:
+            logger.warning("nats: %s", self._last_error)
+        else:  # retries of the first connection end in one error, not a line per attempt
+            logger.debug("nats: %s", self._last_error)
+
+    async def _on_disconnected(self) -> None:
+        if self.nc.is_closed or not self._connected:  # our own close, not a loss
+            return
+        self.disconnects += 1
+        logger.warning(
+            "nats: connection lost (%s); reconnecting (a server that finds this client too slow cuts it too)",
+            self._last_error or "closed by the server",
+        )
+        for listener in self._connection_listeners:
+            listener("disconnected")
+
+    async def _on_reconnected(self) -> None:
+        self.reconnects += 1
+        self._warned_sids.clear()
+        logger.info("nats: reconnected to %s", self.nc.connected_url.netloc if self.nc.connected_url else "?")
+        for listener in self._connection_listeners:
+            listener("reconnected")
+
+    async def ensure_streams(self, limits: StreamLimits | None = None) -> None:
+        """Create (or update) the event and dead-letter streams (with this bus's limits by default)."""
+        limits = limits or self.limits
         for config in (
             StreamConfig(
                 name=EVENTS_STREAM,
@@ -144,9 +233,18 @@ class Bus:
             ),
             StreamConfig(
                 name=DLQ_STREAM,
-                subjects=["lw.dlq.*"],
+                # Letters arrive on lw.sys.dlq.store.<reason> and are kept as lw.dlq.<reason>
+                # (see DeadLetters); lw.dlq.* stays captured for other publishers.
+                subjects=[f"{DLQ_PREFIX}.*", f"{DLQ_STORE_PREFIX}.*"],
+                subject_transform=SubjectTransform(
+                    src=f"{DLQ_STORE_PREFIX}.*", dest=f"{DLQ_PREFIX}.{{{{wildcard(1)}}}}"
+                ),
+                retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,
-                max_age=7 * 24 * 3600,
+                max_age=limits.dlq_max_age_s,
+                max_bytes=limits.dlq_max_bytes,
+                max_msg_size=limits.dlq_max_msg_bytes,
+                discard=DiscardPolicy.OLD,
                 duplicate_window=limits.duplicate_window_s,
             ),
         ):
@@ -229,22 +327,17 @@ class Bus:
                 headers[ERROR_CODE] = frame.payload.code
             await self.nc.publish(msg.reply, self.encode(frame), headers=headers)
 
-    async def dead_letter(self, data: bytes, subject: str, reason: str, error: str) -> None:
-        """Keep an undeliverable frame's raw bytes on ``lw.dlq.<reason>`` with the error."""
-        # Every actor subscribed to the subject dead-letters the same bad frame; a content-derived
-        # id lets the DLQ stream keep one copy.
-        digest = hashlib.blake2b(data + b"\0" + subject.encode() + b"\0" + reason.encode(), digest_size=16)
-        headers: dict[str, Any] = {
-            MSG_ID: f"dlq-{digest.hexdigest()}",
-            DLQ_REASON: reason,
-            DLQ_ERROR: error[:1024].replace("\r", " ").replace("\n", " "),
-            DLQ_SUBJECT: subject,
-        }
-        try:
-            await self.js.publish(dlq_subject(reason), data, headers=headers, timeout=5)
-        except Exception:
-            logger.exception("dead letter for %s could not be stored; publishing without ack", subject)
-            await self.nc.publish(dlq_subject(reason), data, headers=headers)
+    async def dead_letter(
+        self, data: bytes, subject: str, reason: str, error: str, *, actor: str | None = None
+    ) -> bool:
+        """Keep an undeliverable frame's raw bytes on ``lw.dlq.<reason>`` with the error.
+
+        Every actor subscribed to the subject refuses the same bad frame: the letter is stored
+        once and published live once however many actors and nodes call this (see
+        :class:`~loreweave.actors.runtime.dead_letters.DeadLetters`); ``actor`` names the actor of
+        a ``handler_failed`` letter, whose failure is its own. Returns whether this call sent it.
+        """
+        return await self._dead_letters.keep(data, subject, reason, error, actor=actor)
 
     async def close(self) -> None:
         """Flush and drain the connection."""

@@ -17,7 +17,7 @@ from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec
 from loreweave.actors.runtime.bus import Bus
 from loreweave.actors.runtime.mailbox import KeyedMailbox
 from loreweave.actors.runtime.telemetry import RuntimeInstruments, tracer
-from loreweave.protocol import Frame, FrameError, LoreweaveError, trace_context
+from loreweave.protocol import SYSTEM_WORLD, Frame, FrameError, LoreweaveError, peek_ids, trace_context
 from loreweave.schemas import ErrorReply
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class HandlerRunner:
     async def dead_letter(self, msg: Msg, reason: str, error: str) -> None:
         """Keep an unhandled frame on ``lw.dlq.<reason>`` and count it (no ack, no reply)."""
         logger.warning("dead letter %s from %s: %s", reason, msg.subject, error)
-        await self.bus.dead_letter(msg.data, msg.subject, reason, error)
+        await self.bus.dead_letter(msg.data, msg.subject, reason, error, actor=self.actor.name)
         self.instruments.dead_lettered.add(1, {**self._attributes, "lw.reason": reason})
 
     async def _dead_letter(self, msg: Msg, reason: str, error: str) -> None:
@@ -205,8 +205,12 @@ class HandlerRunner:
         error = ErrorReply(code=code, message=message, field=field)
         if frame is not None:
             answer = frame.caused(error.TYPE, error, source=self.actor.name, index=0)
-        else:
-            answer = Frame(type=error.TYPE, world="_", payload=error, source=self.actor.name)
+        else:  # not decodable: still name the request, if its ids survive in the bytes
+            request_id, correlation_id = peek_ids(msg.data)
+            answer = Frame(
+                type=error.TYPE, world=SYSTEM_WORLD, payload=error, source=self.actor.name,
+                correlation_id=correlation_id or request_id or "", causation_id=request_id,
+            )
         await self.bus.respond(msg, answer)
 
 

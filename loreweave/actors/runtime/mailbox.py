@@ -32,6 +32,7 @@ class KeyedMailbox(Generic[T]):
         self._held = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closed = False
 
     @property
     def held(self) -> int:
@@ -48,11 +49,16 @@ class KeyedMailbox(Generic[T]):
         """Items that can be put without waiting."""
         return self._capacity - self._held
 
-    async def put(self, key: Hashable, item: T) -> None:
-        """Queue ``item`` behind earlier items of ``key``; wait while the mailbox is full."""
-        while self._held >= self._capacity:
+    async def put(self, key: Hashable, item: T) -> bool:
+        """Queue ``item`` behind earlier items of ``key``; wait while the mailbox is full.
+
+        Returns False, dropping the item, once the mailbox was cancelled.
+        """
+        while self._held >= self._capacity and not self._closed:
             self._room.clear()
             await self._room.wait()
+        if self._closed:
+            return False
         self._held += 1
         self._idle.clear()
         queue = self._queues.get(key)
@@ -63,6 +69,7 @@ class KeyedMailbox(Generic[T]):
         worker = asyncio.create_task(self._work(key), name=f"mailbox:{key}")
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
+        return True
 
     async def _work(self, key: Hashable) -> None:
         queue = self._queues[key]
@@ -84,14 +91,26 @@ class KeyedMailbox(Generic[T]):
 
     async def join(self, timeout: float | None = None) -> bool:
         """Wait until every held item is handled; return False if ``timeout`` passed first."""
+        if self._idle.is_set():
+            return True
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except asyncio.TimeoutError:
             return False
         return True
 
-    async def cancel(self) -> None:
-        """Cancel running handlers and drop what is queued (used after a drain timed out)."""
+    async def cancel(self) -> int:
+        """Cancel running handlers, drop what is queued and refuse later puts (after a drain timed out).
+
+        Returns how many items were dropped, running ones included.
+        """
+        dropped = self._held
+        self._closed = True
         for worker in list(self._workers):
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        self._queues.clear()
+        self._held = 0
+        self._room.set()  # putters waiting for room return False
+        self._idle.set()
+        return dropped

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import re
 import signal
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -35,7 +36,7 @@ class ActorNode:
         capacity: frames each handler may hold (queued or running) before backpressure.
         attempts: tries of a failing event handler before its frame is dead-lettered.
         ack_wait_s: how long JetStream waits for a durable handler's ack before redelivering.
-        drain_timeout_s: how long :meth:`stop` waits for in-flight frames.
+        drain_timeout_s: how long :meth:`stop` lets frames in hand finish before cancelling them.
         database: where persistent actors (those with a ``State``) keep their state.
     """
 
@@ -70,6 +71,12 @@ class ActorNode:
         self._pulls: list[Subscription] = []
         self._stopping = asyncio.Event()
         self._started = False
+        self._intake_open = True
+        self._dropped_on_stop = 0
+        #: Core subscription (by ``id``) -> its runner, to name the actor whose frames were dropped.
+        self._sub_runners: dict[int, HandlerRunner] = {}
+        bus.on_drop(self._dropped)
+        bus.on_connection(self._connection)
 
     async def start(self) -> None:
         """Create the streams, start every actor, and subscribe its handlers."""
@@ -141,9 +148,34 @@ class ActorNode:
         # its handlers with overlapping patterns each still get every frame.
         queue = _DURABLE_UNSAFE.sub("_", f"{actor.name}.{spec.method}.{spec.pattern}")
         sub = await self.bus.nc.subscribe(
-            spec.pattern, queue=queue, cb=runner.offer, pending_msgs_limit=self.capacity * 8
+            spec.pattern, queue=queue, cb=self._intake(runner), pending_msgs_limit=self.capacity * 8
         )
         self._subscriptions.append(sub)
+        self._sub_runners[id(sub)] = runner
+
+    def _intake(self, runner: HandlerRunner) -> Callable[[Msg], Awaitable[None]]:
+        """The callback of a core subscription: offer to the runner until the node stops for good."""
+
+        async def take(msg: Msg) -> None:
+            if self._intake_open:
+                await runner.offer(msg)
+                return
+            self._dropped_on_stop += 1
+            self.instruments.dropped.add(1, _drop_attributes(runner, "stopping"))
+
+        return take
+
+    def _dropped(self, sub: Subscription | None) -> None:
+        """Count a frame the NATS client dropped because a subscription of this node fell behind."""
+        runner = self._sub_runners.get(id(sub)) if sub is not None else None
+        if runner is not None:
+            self.instruments.dropped.add(1, _drop_attributes(runner, "slow_consumer"))
+        else:
+            self.instruments.dropped.add(1, {"lw.subject": sub.subject if sub else "", "lw.cause": "slow_consumer"})
+
+    def _connection(self, event: str) -> None:
+        """Count a lost or regained NATS connection (the bus logs it)."""
+        (self.instruments.disconnects if event == "disconnected" else self.instruments.reconnects).add(1, {})
 
     async def _timer(self, actor: Actor, spec: HandlerSpec) -> None:
         tick = getattr(actor, spec.method)
@@ -166,19 +198,30 @@ class ActorNode:
                 await runner.offer(msg)
 
     async def stop(self) -> None:
-        """Stop taking new frames, let in-flight ones finish, stop actors, close the bus."""
+        """Stop taking frames, let those in hand finish for at most ``drain_timeout_s``, cancel the rest, close.
+
+        Intake stops first: core subscriptions unsubscribe (what the client queued still flows
+        in), timers, pulls and persistent consumers stop. Frames in the mailboxes then run until
+        the deadline; whatever is left is cancelled. A durable frame that was not acknowledged is
+        redelivered later, so cancelling it loses nothing; core frames still queued are counted
+        in ``lw.frames.dropped``. Each ``on_stop`` gets ``drain_timeout_s`` too.
+        """
         if not self._started:
             await self.bus.close()
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_timeout_s
+
+        def left() -> float:
+            return max(0.0, deadline - loop.time())
+
         self._stopping.set()
-        for sub in self._subscriptions:
-            try:
-                await sub.drain()
-            except Exception:
-                logger.debug("subscription drain failed", exc_info=True)
+        drains = [asyncio.create_task(_drain(sub)) for sub in self._subscriptions]
+        if drains:
+            await asyncio.wait(drains, timeout=left())
         if self.persistent:
             # Let each persistent actor commit the batch in hand before its task is cancelled.
-            await asyncio.wait(self.persistent, timeout=self.drain_timeout_s)
+            await asyncio.wait(self.persistent, timeout=left())
         await self.supervisor.stop()
         for pull in self._pulls:
             # Fetched but unhandled frames are not acked; JetStream redelivers them.
@@ -187,16 +230,24 @@ class ActorNode:
             except Exception:
                 logger.debug("pull unsubscribe failed", exc_info=True)
         names = list(self.mailboxes)
-        results = await asyncio.gather(
-            *(self.mailboxes[name].join(self.drain_timeout_s) for name in names)
-        )
+        results = await asyncio.gather(*(self.mailboxes[name].join(left()) for name in names))
+        self._intake_open = False  # from here, what the client still queued is dropped (and counted)
         for name, drained in zip(names, results):
             if not drained:
-                logger.warning("%s did not drain in time", name)
-                await self.mailboxes[name].cancel()
+                cancelled = await self.mailboxes[name].cancel()
+                logger.warning(
+                    "%s did not drain within %gs of stopping: cancelled %d frames (durable ones are redelivered)",
+                    name, self.drain_timeout_s, cancelled,
+                )
+        if drains:
+            _, unfinished = await asyncio.wait(drains, timeout=1.0)
+            for task in unfinished:
+                task.cancel()
+        if self._dropped_on_stop:
+            logger.warning("dropped %d queued core frames while stopping", self._dropped_on_stop)
         for actor in reversed(self.actors):
             try:
-                await actor.on_stop()
+                await asyncio.wait_for(actor.on_stop(), self.drain_timeout_s)
             except Exception:
                 logger.exception("%s.on_stop failed", actor.name)
         await self.bus.close()
@@ -224,3 +275,15 @@ class ActorNode:
     def request_stop(self) -> None:
         """Ask a running node to stop (what SIGTERM does)."""
         self._stopping.set()
+
+
+async def _drain(sub: Subscription) -> None:
+    """Unsubscribe, then wait for what the client already queued to be offered."""
+    try:
+        await sub.drain()
+    except Exception:
+        logger.debug("subscription drain failed", exc_info=True)
+
+
+def _drop_attributes(runner: HandlerRunner, cause: str) -> dict[str, str]:
+    return {"lw.actor": runner.actor.name, "lw.handler": runner.spec.method, "lw.cause": cause}

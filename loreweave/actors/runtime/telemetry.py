@@ -41,8 +41,15 @@ _COUNTERS = {
     "retried": ("lw.frames.redelivered", "{frame}", "Duplicate frame ids skipped."),
     "restarts": ("lw.actor.restarts", "{restart}", "Supervised tasks restarted."),
     "dropped": (
-        "lw.frames.dropped", "{frame}", "Frames the NATS client dropped for a slow consumer (core subscriptions)."
+        "lw.frames.dropped", "{frame}",
+        "Frames of core subscriptions lost: dropped by the NATS client for a slow consumer, "
+        "or still queued when a stopping node closed its intake.",
     ),
+    "disconnects": (
+        "lw.bus.disconnects", "{disconnect}",
+        "Times a node lost its NATS connection (a server cutting a slow consumer included).",
+    ),
+    "reconnects": ("lw.bus.reconnects", "{reconnect}", "Times a node got its NATS connection back."),
 }
 
 
@@ -56,6 +63,8 @@ class RuntimeInstruments:
     retried: Tally
     restarts: Tally
     dropped: Tally
+    disconnects: Tally
+    reconnects: Tally
     handler_latency_ms: metrics.Histogram
 
     @classmethod

@@ -1,9 +1,10 @@
 """What every game actor shares: a seed, one serialisable state object, handled counts, heartbeats.
 
 The runtime's :class:`~loreweave.actors.runtime.Actor` gives handlers and timers; a game
-actor also announces itself (``actor.heartbeat``, per world it serves, with the frames it
-handled there) so the registry and the simulator can see it, and keeps all of its state in
-``self.state``, one pydantic model, so the persistence layer can store and restore it.
+actor also announces itself (one ``actor.heartbeat`` per interval on a system subject, with the
+frames it handled in each world it serves) so the registry and the simulator can see it, and
+keeps all of its state in ``self.state``, one pydantic model, so the persistence layer can store
+and restore it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 import functools
 import random
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from loreweave.actors.runtime import Actor, Context, every
-from loreweave.protocol import LoreweaveError
-from loreweave.schemas import ActorHeartbeat, Event
+from loreweave.actors.runtime import Actor, Context, every, frame_for
+from loreweave.protocol import SYSTEM_WORLD, LoreweaveError, heartbeat_subject
+from loreweave.schemas import MAX_HEARTBEAT_WORLDS, ActorHeartbeat, Event, WorldCount
 
 S = TypeVar("S", bound=BaseModel)
 Handler = Callable[[Event, Context], Awaitable[Any]]
@@ -44,6 +46,9 @@ class GameActor(Actor, Generic[S]):
         self.instance = f"{self.name}-{uuid.uuid4().hex[:8]}"
         #: World -> [frames handled, handler failures] since the actor started.
         self.counts: dict[str, list[int]] = {}
+        #: World -> the counts its last heartbeat reported, longest ago first.
+        self._reported: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._heartbeat_subject = heartbeat_subject(self.name)
         self._rngs: dict[tuple[str, ...], random.Random] = {}
         self.set_interval("heartbeat", heartbeat_s)
         handlers = {spec.method: spec.kind for spec in self.handler_specs if spec.kind in ("event", "request")}
@@ -62,6 +67,8 @@ class GameActor(Actor, Generic[S]):
     def _counted(self, handler: Handler, request: bool) -> Handler:
         @functools.wraps(handler)
         async def counted(event: Event, ctx: Context) -> Any:
+            if ctx.frame.world == SYSTEM_WORLD:  # heartbeats and the like serve no world
+                return await handler(event, ctx)
             counts = self.counts.setdefault(ctx.frame.world, [0, 0])
             try:
                 result = await handler(event, ctx)
@@ -92,6 +99,7 @@ class GameActor(Actor, Generic[S]):
     def forget_world(self, world: str) -> None:
         """Stop announcing ``world`` and drop its random streams."""
         self.counts.pop(world, None)
+        self._reported.pop(world, None)
         for key in [key for key in self._rngs if key[0] == world]:
             del self._rngs[key]
 
@@ -105,12 +113,34 @@ class GameActor(Actor, Generic[S]):
 
     @every(HEARTBEAT_S)
     async def heartbeat(self) -> None:
-        """Announce the actor, its subjects and its counts in every world it has served."""
+        """Announce the instance, its subjects and its counts: one frame per interval, however many worlds.
+
+        Sent on ``lw.sys.heartbeat.actor.<name>``, which the events stream does not journal.
+        """
         subjects = sorted({spec.pattern for spec in self.handler_specs if spec.pattern})
-        for world, (handled, failed) in list(self.counts.items()):
-            await self.publish(
+        await self.bus.publish(
+            frame_for(
                 ActorHeartbeat(
-                    actor=self.name, instance=self.instance, subjects=subjects, handled=handled, failed=failed
+                    actor=self.name, instance=self.instance, subjects=subjects,
+                    handled=sum(counts[0] for counts in self.counts.values()),
+                    failed=sum(counts[1] for counts in self.counts.values()),
+                    worlds=self._heartbeat_worlds(),
                 ),
-                world,
-            )
+                SYSTEM_WORLD, self.name,
+            ),
+            subject=self._heartbeat_subject,
+        )
+
+    def _heartbeat_worlds(self) -> list[WorldCount]:
+        """At most MAX_HEARTBEAT_WORLDS worlds: changed since last reported first, then the longest unreported."""
+        changed = [world for world, counts in self.counts.items() if self._reported.get(world) != tuple(counts)]
+        steady = [
+            world for world, counts in self._reported.items()
+            if world in self.counts and tuple(self.counts[world]) == counts
+        ]
+        chosen = (changed + steady)[:MAX_HEARTBEAT_WORLDS]
+        for world in chosen:
+            self._reported[world] = (self.counts[world][0], self.counts[world][1])
+            self._reported.move_to_end(world)
+        return [WorldCount(world=world, handled=self._reported[world][0], failed=self._reported[world][1])
+                for world in chosen]

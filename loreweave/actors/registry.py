@@ -1,11 +1,13 @@
 """The registry (capability-registry, model-management): who is alive and what they handle.
 
-Actors announce themselves with ``actor.heartbeat`` (every game actor does, per world it
-serves); model tiers with ``model.heartbeat`` (health, latency, queue). An instance silent
-for ``stale_after_s`` is marked lost.
+Actor instances announce themselves with one ``actor.heartbeat`` per interval on
+``lw.sys.heartbeat.actor.<actor>``, carrying their counts per world; model tiers with
+``model.heartbeat`` (health, latency, queue) in a world. An instance silent for
+``stale_after_s`` is marked lost, in every world it served.
 
 Consumes: ``actor.heartbeat``, ``model.heartbeat``, ``world.closed``. Answers ``registry.query``.
-Emits: ``registry.registered`` (first heartbeat, or back after being lost), ``registry.lost``.
+Emits, in each world concerned: ``registry.registered`` (first heard of there, or back after
+being lost), ``registry.lost``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from loreweave.actors.base import GameActor
 from loreweave.actors.runtime import Context, every, on, reply
-from loreweave.protocol import now_us, subject_matches
+from loreweave.protocol import HEARTBEATS, now_us, subject_matches
 from loreweave.schemas import (
     ActorEntry,
     ActorHeartbeat,
@@ -29,14 +31,18 @@ from loreweave.schemas import (
 
 
 class RegistryWorld(BaseModel):
-    """Actor instances heard from in one world."""
+    """Actor instances that reported counts in one world."""
 
-    actors: dict[str, ActorEntry] = Field(default_factory=dict, description="Instance -> entry.")
+    actors: dict[str, ActorEntry] = Field(
+        default_factory=dict, description="Instance -> its counts in the world (liveness: RegistryState.instances)."
+    )
 
 
 class RegistryState(BaseModel):
-    """Actors per world; models (shared by every world) by ``model/instance``, with the world they spoke in."""
+    """Actor instances with their liveness and totals, their counts per world; models (shared by every
+    world) by ``model/instance``, with the world they spoke in."""
 
+    instances: dict[str, ActorEntry] = Field(default_factory=dict, description="Instance -> totals and liveness.")
     worlds: dict[str, RegistryWorld] = Field(default_factory=dict)
     models: dict[str, ModelEntry] = Field(default_factory=dict)
     model_worlds: dict[str, str] = Field(default_factory=dict)
@@ -59,17 +65,30 @@ class Registry(GameActor[RegistryState]):
         self.stale_after_s = stale_after_s
         self.set_interval("sweep", sweep_s)
 
-    @on("lw.*.actor.heartbeat", key=lambda frame: frame.world)
+    @on(HEARTBEATS, key=lambda frame: getattr(frame.payload, "instance", ""))
     async def actor_heartbeat(self, event: ActorHeartbeat, ctx: Context) -> None:
-        """Record an actor instance."""
-        actors = self.state.worlds.setdefault(ctx.frame.world, RegistryWorld()).actors
-        known = actors.get(event.instance)
-        actors[event.instance] = ActorEntry(
+        """Record an actor instance and its counts in each world it reported."""
+        now = now_us()
+        known = self.state.instances.get(event.instance)
+        back = known is not None and not known.alive
+        self.state.instances[event.instance] = ActorEntry(
             actor=event.actor, instance=event.instance, subjects=list(event.subjects), handled=event.handled,
-            failed=event.failed, last_seen_us=now_us(), alive=True,
+            failed=event.failed, last_seen_us=now, alive=True,
         )
-        if known is None or not known.alive:
-            await ctx.emit(RegistryRegistered(kind="actor", name=event.actor, instance=event.instance))
+        announce = set(self._worlds_of(event.instance)) if back else set()
+        for count in event.worlds:
+            actors = self.state.worlds.setdefault(count.world, RegistryWorld()).actors
+            if event.instance not in actors:
+                announce.add(count.world)
+            actors[event.instance] = ActorEntry(
+                actor=event.actor, instance=event.instance, subjects=list(event.subjects), handled=count.handled,
+                failed=count.failed, last_seen_us=now, alive=True,
+            )
+        for world in sorted(announce):
+            await ctx.emit(RegistryRegistered(kind="actor", name=event.actor, instance=event.instance), world=world)
+
+    def _worlds_of(self, instance: str) -> list[str]:
+        return [world for world, registry in self.state.worlds.items() if instance in registry.actors]
 
     @on("lw.*.model.heartbeat", key=lambda frame: frame.world)
     async def model_heartbeat(self, event: ModelHeartbeat, ctx: Context) -> None:
@@ -95,10 +114,10 @@ class Registry(GameActor[RegistryState]):
         """Mark silent instances lost and say so in the world they spoke in."""
         now = now_us()
         cutoff = now - int(self.stale_after_s * 1_000_000)
-        for world, registry in list(self.state.worlds.items()):
-            for entry in list(registry.actors.values()):
-                if entry.alive and entry.last_seen_us < cutoff:
-                    entry.alive = False
+        for entry in list(self.state.instances.values()):
+            if entry.alive and entry.last_seen_us < cutoff:
+                entry.alive = False
+                for world in self._worlds_of(entry.instance):
                     await self.publish(RegistryLost(
                         kind="actor", name=entry.actor, instance=entry.instance,
                         silent_s=round((now - entry.last_seen_us) / 1e6, 1)), world)
@@ -117,7 +136,7 @@ class Registry(GameActor[RegistryState]):
         if event.kind in ("all", "actors"):
             registry = self.state.worlds.get(ctx.frame.world, RegistryWorld())
             actors = [
-                entry for _, entry in sorted(registry.actors.items())
+                entry for entry in (self._live(entry) for _, entry in sorted(registry.actors.items()))
                 if (entry.alive or not event.alive_only)
                 and (event.subject is None or any(subject_matches(p, event.subject) for p in entry.subjects))
             ]
@@ -127,3 +146,12 @@ class Registry(GameActor[RegistryState]):
                 if (entry.alive or not event.alive_only) and (event.tier is None or entry.tier == event.tier)
             ]
         return RegistrySnapshot(actors=actors, models=models)
+
+    def _live(self, entry: ActorEntry) -> ActorEntry:
+        """A world's entry with its instance's liveness: a heartbeat need not list every world every time."""
+        instance = self.state.instances.get(entry.instance)
+        if instance is None:
+            return entry
+        return entry.model_copy(update={
+            "alive": instance.alive, "last_seen_us": instance.last_seen_us, "subjects": instance.subjects,
+        })

@@ -122,7 +122,7 @@ from loreweave.schemas.settings import (
     SettingsUpdate,
     WorldSettings,
 )
-from loreweave.schemas.system import ActorHeartbeat, ErrorReply
+from loreweave.schemas.system import MAX_HEARTBEAT_WORLDS, ActorHeartbeat, ErrorReply, WorldCount
 from loreweave.schemas.versions import (
     VersionAccepted,
     VersionAnnounced,
@@ -173,6 +173,7 @@ __all__ = [
     "LoreContextRequest",
     "LoreHits",
     "LoreSearch",
+    "MAX_HEARTBEAT_WORLDS",
     "ModelEntry",
     "ModelHeartbeat",
     "NarrativeAmbience",
@@ -252,6 +253,7 @@ __all__ = [
     "WeatherReport",
     "WorldAnswer",
     "WorldClosed",
+    "WorldCount",
     "WorldFacts",
     "WorldFlagSet",
     "WorldGetSnapshot",

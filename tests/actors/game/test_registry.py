@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import msgpack
 import pytest
 
 from loreweave.actors.registry import Registry
-from loreweave.actors.runtime import RequestError
+from loreweave.actors.runtime import EVENTS_STREAM, RequestError
 from loreweave.actors.settings import Settings
 from loreweave.actors.weather import Weather
-from loreweave.schemas import ModelHeartbeat, RegistryLost, RegistryQuery, RegistryRegistered, SettingsUpdate
+from loreweave.schemas import (
+    MAX_HEARTBEAT_WORLDS,
+    ModelHeartbeat,
+    RegistryLost,
+    RegistryQuery,
+    RegistryRegistered,
+    SettingsUpdate,
+)
 
-from .conftest import ask, eventually, small_map
+from .conftest import ask, eventually, record, small_map
 
 
 async def test_actors_and_models_are_found_and_lost(bus, start_node, world, frames) -> None:
@@ -41,3 +52,36 @@ async def test_refused_requests_are_not_failures(bus, start_node, world) -> None
     with pytest.raises(RequestError):
         await ask(bus, world, SettingsUpdate(changes={"gravity": 1}))
     assert settings.counts[world] == [1, 0]
+
+
+async def test_heartbeats_stay_one_per_instance_whatever_the_worlds_and_are_not_journaled(
+    bus, start_node, world
+) -> None:
+    interval = 0.2
+    await start_node(Registry(heartbeat_s=interval), Weather(heartbeat_s=interval))
+    beats: list[dict[str, Any]] = []
+
+    async def keep(msg: Any) -> None:
+        wire = msgpack.unpackb(msg.data)
+        if wire["type"] == "actor.heartbeat" and wire["payload"]["actor"] == "weather":
+            beats.append(wire["payload"])
+
+    await bus.nc.subscribe("lw.>", cb=keep)
+    registered = await record(bus, "lw.*.registry.registered")
+    worlds = [f"{world}-{number}" for number in range(300)]  # more than one heartbeat may list
+    for name in worlds:
+        await bus.emit(small_map(), name, source="test")
+    await eventually(lambda: {frame.world for frame in registered.frames} >= set(worlds), timeout=15)
+
+    stored = (await bus.js.stream_info(EVENTS_STREAM)).state.messages
+    loop = asyncio.get_running_loop()
+    started, seen = loop.time(), len(beats)
+    await eventually(lambda: len(beats) >= seen + 5, timeout=10)
+    elapsed = loop.time() - started
+    assert len(beats) - seen <= elapsed / interval + 2, f"{len(beats) - seen} heartbeats in {elapsed:.2f}s"
+    assert all(len(beat["worlds"]) <= MAX_HEARTBEAT_WORLDS for beat in beats)
+    assert (await bus.js.stream_info(EVENTS_STREAM)).state.messages == stored
+
+    for name in (worlds[0], worlds[-1]):  # the registry still answers per world
+        weather = [entry for entry in (await ask(bus, name, RegistryQuery())).actors if entry.actor == "weather"]
+        assert len(weather) == 1 and weather[0].alive and weather[0].handled == 1

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import subprocess
+import threading
 from pathlib import Path
 import msgpack
 import pytest
 
 from loreweave.actors.runtime import Actor, ActorNode, Bus, Context, on, reply
 from loreweave.embedded import EmbeddedNats
+from loreweave.embedded.nats import free_port, nats_server_binary
 from loreweave.protocol import Frame, encode_frame, new_frame_id
 from loreweave.schemas import NpcSaid, PlayerJoined, PlayerSpoke
 
@@ -59,6 +63,53 @@ async def test_a_lost_connection_is_counted_and_logged_once(tmp_path: Path, capl
         await node.stop()
         await server.stop()
     assert counter_value("lw.bus.disconnects") == lost + 1, "closing on purpose is not a loss"
+
+
+def _flood(port: int, subject: str, total_bytes: int) -> None:
+    """Publish ``total_bytes`` on ``subject`` over a raw NATS connection (from a thread)."""
+    payload = b"x" * 8192
+    message = f"PUB {subject} {len(payload)}\r\n".encode() + payload + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
+        for _ in range(total_bytes // len(payload)):
+            raw.sendall(message)
+        raw.sendall(b"PING\r\n")
+        raw.recv(64)
+
+
+async def test_a_server_cutting_a_slow_consumer_is_counted_and_logged_once(tmp_path: Path, world, caplog) -> None:
+    # A server that buffers at most 64 KiB for a client cuts one that stops reading.
+    port = free_port()
+    (tmp_path / "nats.conf").write_text(
+        f"listen: 127.0.0.1:{port}\nmax_pending: 65536\nmax_payload: 32768\n"
+        f"jetstream {{ store_dir: {str(tmp_path / 'js')!r} }}\n"
+    )
+    server = subprocess.Popen(
+        [str(nats_server_binary()), "-c", str(tmp_path / "nats.conf")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        bus = await Bus.connect(f"nats://127.0.0.1:{port}", name="test-cut", max_frame_bytes=16384, wait_s=10)
+        node = ActorNode(bus, [])
+        await node.start()
+        lost = counter_value("lw.bus.disconnects")
+        back = counter_value("lw.bus.reconnects")
+        await bus.nc.subscribe(f"lw.{world}.flood", cb=_ignore)
+        await bus.sync()
+        flooder = threading.Thread(target=_flood, args=(port, f"lw.{world}.flood", 20_000_000))
+        flooder.start()
+        flooder.join()  # on the event loop, on purpose: the client reads nothing while the flood lasts
+        await eventually(lambda: counter_value("lw.bus.disconnects") == lost + 1)
+        await eventually(lambda: counter_value("lw.bus.reconnects") == back + 1, timeout=10)
+        assert len([r for r in caplog.records if "connection lost" in r.getMessage()]) == 1
+        await node.stop()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+async def _ignore(msg: object) -> None:
+    pass
 
 
 async def test_an_error_reply_names_the_request_even_when_it_cannot_be_decoded(bus, start_node, world) -> None:

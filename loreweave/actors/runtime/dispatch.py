@@ -81,6 +81,7 @@ class HandlerRunner:
         self.recent = RecentIds()
         self._fn: Callable[..., Awaitable[Any]] = getattr(actor, spec.method)
         self._span_name = f"{actor.name}.{spec.method}"
+        self._reply_scope = f"{self._span_name}:reply"
         self._attributes = {"lw.actor": actor.name, "lw.handler": spec.method}
         self._attributes_key = tuple(self._attributes.items())
         self._key = self._key_function(spec)
@@ -174,7 +175,9 @@ class HandlerRunner:
             return
         for attempt in range(1, self.attempts + 1):
             try:
-                result = await self.invoke(frame, msg, Context(frame, self.actor, self.spec.durable))
+                result = await self.invoke(
+                    frame, msg, Context(frame, self.actor, self.spec.durable, handler=self.spec.method)
+                )
             except Exception as exc:
                 if attempt < self.attempts:
                     await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
@@ -196,7 +199,9 @@ class HandlerRunner:
         if result is None:
             await self._reply_error(frame, msg, "handler_failed", "the handler returned no reply", None)
             return
-        answer = frame.caused(result.TYPE, result, source=self.actor.name, index=0, version=result.VERSION)
+        answer = frame.caused(
+            result.TYPE, result, source=self.actor.name, index=0, version=result.VERSION, scope=self._reply_scope
+        )
         await self.bus.respond(msg, answer)
 
     async def _reply_error(
@@ -204,7 +209,7 @@ class HandlerRunner:
     ) -> None:
         error = ErrorReply(code=code, message=message, field=field)
         if frame is not None:
-            answer = frame.caused(error.TYPE, error, source=self.actor.name, index=0)
+            answer = frame.caused(error.TYPE, error, source=self.actor.name, index=0, scope=self._reply_scope)
         else:  # not decodable: still name the request, if its ids survive in the bytes
             request_id, correlation_id = peek_ids(msg.data)
             answer = Frame(

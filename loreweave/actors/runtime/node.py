@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from loreweave.db import Database
 
 logger = logging.getLogger(__name__)
+#: Seconds between attempts to publish frames left in an actor's outbox.
+OUTBOX_RETRY_S = 2.0
 _DURABLE_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -92,6 +94,8 @@ class ActorNode:
                 self.persistent.append(
                     self.supervisor.start(f"{actor.name}.persist", lambda p=persistent: p.run(self._stopping))
                 )
+        if self.database is not None:
+            self.supervisor.start("outbox.resend", self._resend_outboxes)
         await self.bus.sync()  # the server knows every subscription before start() returns
         self._started = True
         logger.info("node started: %s", ", ".join(actor.name for actor in self.actors))
@@ -176,6 +180,26 @@ class ActorNode:
     def _connection(self, event: str) -> None:
         """Count a lost or regained NATS connection (the bus logs it)."""
         (self.instruments.disconnects if event == "disconnected" else self.instruments.reconnects).add(1, {})
+
+    async def _resend_outboxes(self) -> None:
+        """Publish what a crash or a failed publish left in the actors' outboxes, every few seconds."""
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), OUTBOX_RETRY_S)
+                return
+            except asyncio.TimeoutError:
+                pass
+            for actor in self.actors:
+                outbox = actor._outbox
+                if outbox is None or not outbox.dirty:
+                    continue
+                try:
+                    sent = await outbox.resend()
+                except Exception as exc:  # the bus or the database is still away: next round
+                    logger.warning("%s: outbox not published yet: %r", actor.name, exc)
+                    continue
+                if sent:
+                    self.instruments.resent.add(sent, {"lw.actor": actor.name})
 
     async def _timer(self, actor: Actor, spec: HandlerSpec) -> None:
         tick = getattr(actor, spec.method)

@@ -50,6 +50,11 @@ _COUNTERS = {
         "Times a node lost its NATS connection (a server cutting a slow consumer included).",
     ),
     "reconnects": ("lw.bus.reconnects", "{reconnect}", "Times a node got its NATS connection back."),
+    "gaps": (
+        "lw.consumer.gaps", "{gap}",
+        "Times a persistent actor saw frames missing in transit and re-read the stream from its last commit.",
+    ),
+    "resent": ("lw.outbox.resent", "{frame}", "Outbox frames published again after a crash or a failed publish."),
 }
 
 
@@ -65,6 +70,8 @@ class RuntimeInstruments:
     dropped: Tally
     disconnects: Tally
     reconnects: Tally
+    gaps: Tally
+    resent: Tally
     handler_latency_ms: metrics.Histogram
 
     @classmethod

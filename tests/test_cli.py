@@ -91,6 +91,8 @@ async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_
             await asyncio.sleep(0.1)
         await bus.close()
         assert beats, "no narrative frame within 60 s"
+        if stop == "sigterm":  # once is enough: what a second command does beside a running world
+            await _beside_a_running_up(env, tmp_path)
     finally:
         if stop == "sigterm":  # as an orchestrator stops it
             up.send_signal(signal.SIGTERM)
@@ -103,6 +105,22 @@ async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_
     assert not url_file.exists(), "the embedded NATS URL was left behind"
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path / "data")], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "an embedded server outlived loreweave up"
+
+
+async def _beside_a_running_up(env: dict[str, str], cwd: Path) -> None:
+    """A second `up` on the same data dir is refused; `simulate` plays against the running actors."""
+    second = await asyncio.create_subprocess_exec(
+        *LOREWEAVE, "up", env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(second.communicate(), 60)
+    assert second.returncode == 2 and "another `loreweave up`" in err.decode(), err.decode()
+    simulate = await asyncio.create_subprocess_exec(
+        *LOREWEAVE, "simulate", "--players", "2", "--minutes", "0.05", env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(simulate.communicate(), 120)
+    assert simulate.returncode == 0, out.decode()[-2000:]
+    assert "actors already run on the bus" in out.decode(), out.decode()[-2000:]
 
 
 @pytest.mark.parametrize(

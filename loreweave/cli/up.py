@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import importlib
 import logging
-from typing import Any, AsyncIterator
+import os
+from typing import Any, AsyncIterator, Iterator
 
 import click
 
@@ -15,6 +17,7 @@ from loreweave.cli.connection import forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
+from loreweave.protocol import ConfigError
 
 logger = logging.getLogger("loreweave.up")
 
@@ -62,9 +65,49 @@ async def ingest_samples(kb: Any) -> None:
         logger.exception("ingesting the sample worlds failed; the world runs without them")
 
 
+@contextlib.contextmanager
+def data_dir_lock(settings: Settings) -> Iterator[None]:
+    """Hold the data directory for one ``loreweave up``; a second one is refused clearly.
+
+    An OS file lock (released by the kernel when the holder dies, even by SIGKILL), so a crash
+    never leaves a stale lock behind.
+
+    Raises:
+        ConfigError: naming LOREWEAVE_DATA_DIR when another process holds it.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "up.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ConfigError(
+                "LOREWEAVE_DATA_DIR",
+                f"another `loreweave up` (pid {holder}) runs with {settings.data_dir}: stop it first, "
+                "or give this one a data directory of its own",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @contextlib.asynccontextmanager
 async def world_services(settings: Settings) -> AsyncIterator[tuple[str, Database]]:
     """The bus URL and the migrated database, embedded ones started when none is configured."""
+    with data_dir_lock(settings):
+        async with _world_services(settings) as services:
+            yield services
+
+
+@contextlib.asynccontextmanager
+async def _world_services(settings: Settings) -> AsyncIterator[tuple[str, Database]]:
     async with nats_url(settings.nats_url, settings.data_dir) as url:
         if not settings.nats_url:
             record_embedded_url(settings, url)

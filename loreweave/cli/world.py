@@ -21,7 +21,7 @@ from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_tel
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
-from loreweave.simulate import SimulationReport, simulate
+from loreweave.simulate import SimulationReport, actors_running, simulate
 
 #: Heartbeat interval of actors hosted by ``simulate``: short, so the report's counts are fresh.
 SIMULATION_HEARTBEAT_S = 1.0
@@ -153,13 +153,21 @@ def run_command(
     asyncio.run(main())
 
 
+async def _actors_on(url: str, settings: Settings) -> bool:
+    bus = await Bus.connect(url, name="loreweave-simulate-probe", wait_s=settings.nats_connect_wait_s)
+    try:
+        return await actors_running(bus)
+    finally:
+        await bus.close()
+
+
 @click.command("simulate")
 @click.option("--players", default=20, show_default=True, help="Simulated players.")
 @click.option("--minutes", default=1.0, show_default=True, help="Real minutes of play.")
 @click.option("--seed", default=0, show_default=True, help="Seed of every random choice.")
-@click.option("--actors", "actor_spec", default="all", show_default=True,
-              help="Actors to host here ('all', a comma-separated list, or 'none' to play against "
-                   "actors already running on the bus).")
+@click.option("--actors", "actor_spec", default="auto", show_default=True,
+              help="Actors to host here: 'auto' (none when actors already run on the bus, as under "
+                   "`loreweave up`, else all), 'all', a comma-separated list, or 'none'.")
 @click.option("--speed", "clock_speed", default=30.0, show_default=True, help="Game minutes per real second.")
 @click.option("--think", "think_s", default=1.0, show_default=True, help="Mean seconds between a player's actions.")
 @click.option("--world", default=None, help="World id (default: a fresh one).")
@@ -175,10 +183,15 @@ def simulate_command(
 
     async def main() -> SimulationReport | None:
         async with nats_url(_configured_url(settings), settings.data_dir) as url:
-            if actor_spec.strip() == "none":
+            spec = actor_spec.strip()
+            if spec == "auto":
+                spec = "none" if await _actors_on(url, settings) else "all"
+                if spec == "none":
+                    console.print("loreweave: actors already run on the bus; playing against them")
+            if spec == "none":
                 return await simulate(url, players, minutes, seed, True, world=world, clock_speed=clock_speed,
                                       think_s=think_s, console=console)
-            names = parse_actor_names(actor_spec)
+            names = parse_actor_names(spec)
             async with database_for(names, settings) as database:
                 return await run_world(
                     url, names, players, minutes, seed, progress=True, world=world,

@@ -3,7 +3,7 @@
 from loreweave.simulate.agent import GameServer, PlayerAgent, ServerStats
 from loreweave.simulate.observer import SOURCE, Observer, Percentiles
 from loreweave.simulate.report import SimulationReport
-from loreweave.simulate.runner import simulate
+from loreweave.simulate.runner import actors_running, simulate
 from loreweave.simulate.world_map import NPCS, REGIONS, opening
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "PlayerAgent",
     "ServerStats",
     "SimulationReport",
+    "actors_running",
     "opening",
     "simulate",
 ]

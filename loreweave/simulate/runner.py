@@ -121,6 +121,18 @@ async def simulate(
 _PROBES = (SettingsGet(), RegistryQuery(kind="models"), VersionGetReport())
 
 
+async def actors_running(bus: Bus, timeout_s: float = 1.0) -> bool:
+    """Whether actors already run on the bus: the versions actor (started last) is subscribed.
+
+    Only "no responders" means none: a slow answer still means a node is there.
+    """
+    try:
+        await bus.request(frame_for(VersionGetReport(), "probe", SOURCE), timeout_s)
+    except RequestError as exc:
+        return exc.code != "no_responders"
+    return True
+
+
 async def _wait_for_actors(server: GameServer, wait_s: float) -> None:
     """Wait until the settings, registry and versions actors answer, or ``wait_s`` passed."""
     deadline = time.perf_counter() + wait_s

@@ -56,7 +56,9 @@ async def run(levels: list[int], seconds: float, think_s: float, seed: int, cons
     with tempfile.TemporaryDirectory(prefix="lw-ccu-") as tmp:
         server = EmbeddedNats(Path(tmp) / "nats")
         await server.start()
-        env = {**os.environ, "LOREWEAVE_NATS_URL": server.url, "LOREWEAVE_LOG_LEVEL": "WARNING"}
+        # A fresh data dir too: the actors' embedded PostgreSQL must not carry snapshots of an earlier run.
+        env = {**os.environ, "LOREWEAVE_NATS_URL": server.url, "LOREWEAVE_LOG_LEVEL": "WARNING",
+               "LOREWEAVE_DATA_DIR": str(Path(tmp) / "data")}
         actors = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loreweave", "run", "--actors", "all", "--seed", str(seed),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -136,8 +136,7 @@ class Cluster:
 
     async def close(self) -> None:
         self._checker.cancel()
-        for node in self.nodes:
-            await node.stop()
+        await asyncio.gather(*(node.stop() for node in self.nodes), return_exceptions=True)
         for nc in self.connections.values():
             if not nc.is_closed:
                 await nc.close()
@@ -244,13 +243,11 @@ async def test_a_dead_node_loses_its_leases_by_expiry_and_survivors_take_them(cl
     await settled(cluster, [*survivors, doomed], [21, 21, 22])
     orphaned = sorted(doomed.owned)
     await cluster.connections[doomed.node_id].close()  # dies without a word: no release, no leave
-    died = time.monotonic()
     took = await settled(cluster, survivors, [32, 32], timeout=TTL + RENEW + 3)
     print(f"takeover after a death: {took:.2f}s (TTL {TTL:g}s, renewal every {RENEW:g}s)")
     assert took <= TTL + RENEW + 1.0  # server expiry, then the survivors' next balancing step
     await eventually(lambda: sorted(lost) == orphaned, timeout=TTL + RENEW)
     assert doomed.owned == {}
-    assert time.monotonic() - died > 0
 
 
 async def test_paused_node_loses_its_lease_and_its_stale_token_is_refused(
@@ -282,8 +279,10 @@ async def test_paused_node_loses_its_lease_and_its_stale_token_is_refused(
     await eventually(lambda: partition in lost, timeout=2.0, message="the paused node finds its lease lost")
     with pytest.raises(StaleLeaseError) as refused:
         await fence(partition, old_token)
-    assert (refused.value.partition, refused.value.token, refused.value.current) == (partition, old_token, new_token)
-    assert f"partition {partition}" in str(refused.value) and str(new_token) in str(refused.value)
+    # The resumed node may already have rejoined and taken the partition back (a newer token still).
+    assert (refused.value.partition, refused.value.token) == (partition, old_token)
+    assert refused.value.current >= new_token > old_token
+    assert f"partition {partition}: lease token {old_token} is stale: token {refused.value.current}" in str(refused.value)
     await settled(cluster, [successor, paused], [32, 32])  # the resumed node rejoins for a share
     owner = next(node for node in (successor, paused) if node.owns(world) is not None)
     await fence(partition, owner.owns(world) or 0)  # whoever owns the partition now commits

@@ -150,6 +150,7 @@ class Placement:
         self._renewing: asyncio.Task[None] | None = None
         self._balancing: asyncio.Task[None] | None = None
         self._leaving = False
+        self._stopped = False
 
     # -- the per-frame question ------------------------------------------------------------
 
@@ -197,9 +198,11 @@ class Placement:
         """Leave gracefully: leave the member set, drain and release every partition, then stop.
 
         Leaving first makes the other nodes' shares grow before the releases, so they take
-        each partition as soon as it is free.
+        each partition as soon as it is free. Stopping again does nothing.
         """
-        self._leaving = True
+        if self._stopped:
+            return
+        self._stopped = self._leaving = True
         await self._cancel(self._balancing)
         if self._renewing is None:  # paused: renew while draining
             self._renewing = asyncio.create_task(self._renew_loop())
@@ -236,6 +239,8 @@ class Placement:
             await task
         except asyncio.CancelledError:
             pass
+        except Exception:  # the loops catch their own errors; this is a bug, not a reason to fail stop()
+            log.exception("placement: %s ended with an error", task.get_name())
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -244,10 +249,13 @@ class Placement:
         every = self.settings.renew_every
         while True:
             started = loop.time()
-            self.leases.expire_overdue()
-            if not self._leaving:
-                await self.membership.beat()
-            await self.leases.renew_all()
+            try:
+                self.leases.expire_overdue()
+                if not self._leaving:
+                    await self.membership.beat()
+                await self.leases.renew_all()
+            except Exception:  # the loop that keeps the leases must outlive any one bad round
+                log.exception("placement: renewal round of %s failed", self.node_id)
             await asyncio.sleep(max(0.0, started + every - loop.time()))
 
     async def _balance_loop(self) -> None:

@@ -15,7 +15,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from loreweave.actors.runtime.actor import Actor, HandlerSpec
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner, MailItem, actor_mailbox
+from loreweave.actors.runtime.exclusive import ExclusiveSettings, Exclusivity
 from loreweave.actors.runtime.mailbox import KeyedMailbox
+from loreweave.actors.runtime.persistence import PersistentRunner
 from loreweave.actors.runtime.supervisor import Supervisor
 from loreweave.actors.runtime.telemetry import RuntimeInstruments
 from loreweave.protocol.errors import ConfigError
@@ -40,6 +42,9 @@ class ActorNode:
         ack_wait_s: how long JetStream waits for a durable handler's ack before redelivering.
         drain_timeout_s: how long :meth:`stop` lets frames in hand finish before cancelling them.
         database: where persistent actors (those with a ``State``) keep their state.
+        exclusive: run each actor on one node of the bus at a time (leases, fenced commits,
+            failover; see :mod:`loreweave.actors.runtime.exclusive`); None: every node that
+            hosts an actor shares its frames (queue groups).
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class ActorNode:
         drain_timeout_s: float = 10.0,
         instruments: RuntimeInstruments | None = None,
         database: Database | None = None,
+        exclusive: ExclusiveSettings | None = None,
     ) -> None:
         self.bus = bus
         self.actors = list(actors)
@@ -66,6 +72,10 @@ class ActorNode:
         self.instruments = instruments or RuntimeInstruments.create()
         self.supervisor = Supervisor(self.instruments.restarts)
         self.database = database
+        self.exclusive = exclusive
+        #: Set once started with ``exclusive``: which actors this node runs now.
+        self.exclusivity: Exclusivity | None = None
+        self._persistent_runners: dict[str, PersistentRunner] = {}
         self.runners: list[HandlerRunner] = []
         self.persistent: list[asyncio.Task[None]] = []
         self.mailboxes: dict[str, KeyedMailbox[MailItem]] = {}
@@ -91,18 +101,31 @@ class ActorNode:
                 if persistent is None or spec.kind != "event":
                     await self._start_handler(actor, spec)
             if persistent is not None:
-                self.persistent.append(
-                    self.supervisor.start(f"{actor.name}.persist", lambda p=persistent: p.run(self._stopping))
-                )
+                self._persistent_runners[actor.name] = persistent
+                if self.exclusive is None:
+                    self._start_persistent_task(actor, self._stopping)
+        if self.exclusive is not None:
+            self.exclusivity = Exclusivity(
+                self.bus, self.actors, self.exclusive, self.database, self._persistent_runners,
+                self._start_persistent_task,
+            )
+            await self.exclusivity.start()
         if self.database is not None:
             self.supervisor.start("outbox.resend", self._resend_outboxes)
         await self.bus.sync()  # the server knows every subscription before start() returns
         self._started = True
         logger.info("node started: %s", ", ".join(actor.name for actor in self.actors))
 
-    async def _start_persistent(self, actor: Actor) -> object:
-        from loreweave.actors.runtime.persistence import PersistentRunner
+    def _start_persistent_task(self, actor: Actor, halt: asyncio.Event) -> asyncio.Task[None]:
+        runner = self._persistent_runners[actor.name]
+        task = self.supervisor.start(f"{actor.name}.persist", lambda: runner.run(halt))
+        self.persistent.append(task)
+        return task
 
+    def _active(self, actor: Actor) -> bool:
+        return self.exclusivity is None or self.exclusivity.active(actor)
+
+    async def _start_persistent(self, actor: Actor) -> PersistentRunner:
         if self.database is None:
             raise ConfigError(
                 f"actors.{actor.name}", "keeps persistent state (State): give the node a database"
@@ -149,8 +172,9 @@ class ActorNode:
             self.supervisor.start(f"{durable}.pull", lambda: self._pull(runner, pull))
             return
         # One queue group per handler: instances of the actor share its frames, while two of
-        # its handlers with overlapping patterns each still get every frame.
-        queue = _DURABLE_UNSAFE.sub("_", f"{actor.name}.{spec.method}.{spec.pattern}")
+        # its handlers with overlapping patterns each still get every frame. Exclusive actors
+        # get every frame on every node, and only the node running the actor takes it.
+        queue = "" if self.exclusive else _DURABLE_UNSAFE.sub("_", f"{actor.name}.{spec.method}.{spec.pattern}")
         sub = await self.bus.nc.subscribe(
             spec.pattern, queue=queue, cb=self._intake(runner), pending_msgs_limit=self.capacity * 8
         )
@@ -162,7 +186,8 @@ class ActorNode:
 
         async def take(msg: Msg) -> None:
             if self._intake_open:
-                await runner.offer(msg)
+                if self._active(runner.actor):
+                    await runner.offer(msg)
                 return
             self._dropped_on_stop += 1
             self.instruments.dropped.add(1, _drop_attributes(runner, "stopping"))
@@ -209,10 +234,14 @@ class ActorNode:
                 return
             except asyncio.TimeoutError:
                 pass
-            await tick()
+            if self._active(actor):
+                await tick()
 
     async def _pull(self, runner: HandlerRunner, pull: object) -> None:
         while not self._stopping.is_set():
+            if not self._active(runner.actor):
+                await asyncio.sleep(0.2)
+                continue
             batch = max(1, min(runner.mailbox.free, 256))
             try:
                 msgs = await pull.fetch(batch, timeout=0.5)  # type: ignore[attr-defined]
@@ -240,6 +269,8 @@ class ActorNode:
             return max(0.0, deadline - loop.time())
 
         self._stopping.set()
+        if self.exclusivity is not None:
+            self.exclusivity.halt_all()
         drains = [asyncio.create_task(_drain(sub)) for sub in self._subscriptions]
         if drains:
             await asyncio.wait(drains, timeout=left())
@@ -269,6 +300,11 @@ class ActorNode:
                 task.cancel()
         if self._dropped_on_stop:
             logger.warning("dropped %d queued core frames while stopping", self._dropped_on_stop)
+        if self.exclusivity is not None:  # drained: save what is active, then hand the leases over
+            try:
+                await asyncio.wait_for(self.exclusivity.stop(), self.drain_timeout_s)
+            except Exception:
+                logger.exception("handing the actors' leases over failed (they expire by their TTL)")
         for actor in reversed(self.actors):
             try:
                 await asyncio.wait_for(actor.on_stop(), self.drain_timeout_s)

@@ -35,6 +35,7 @@ from loreweave.actors.runtime.actor import Actor, Context
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
 from loreweave.db import Database, claim_frame, claim_frames
+from loreweave.db.fencing import check_fence
 from loreweave.db.outbox import OutboxFrame
 from loreweave.protocol import Frame, FrameError, subject_matches
 
@@ -96,6 +97,9 @@ class PersistentRunner:
         self._outbox_rows: list[OutboxFrame] = []
         self._next_delivery = 1
         self._disruptions = 0
+        #: ``(bucket, lease, token)`` when the actor runs under a lease: every commit checks it
+        #: (:func:`loreweave.db.check_fence`), so a holder that lost its lease cannot commit.
+        self.fence: tuple[str, int, int] | None = None
 
     async def load(self) -> None:
         """Load the last snapshot (or start from a fresh state at sequence 0)."""
@@ -292,6 +296,9 @@ class PersistentRunner:
             return
 
     async def _save(self, conn: Any, last: Msg) -> None:
+        if self.fence is not None:
+            bucket, lease, token = self.fence
+            await check_fence(conn, lease, token, bucket=bucket)
         self._outbox_rows = await self.actor.outbox.stage(conn, self._staged)
         self._pending_state = dump_state(self.actor)
         self._pending_seq = last.metadata.sequence.stream

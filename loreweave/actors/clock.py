@@ -128,6 +128,10 @@ class Clock(GameActor[ClockState]):
         """Count real time from now, not from construction."""
         self._last_step = time.monotonic()
 
+    async def on_activate(self) -> None:
+        """Taken over from another node: game time resumes from the restored state, now."""
+        self._last_step = time.monotonic()
+
     def open(self, world: str, speed: float | None = None, start_hour: int | None = None) -> WorldClock:
         """Start a world's clock (or change its speed if it runs already)."""
         clock = self.state.worlds.get(world)

@@ -239,6 +239,10 @@ class Actor:
     async def on_start(self) -> None:
         """Called once before the actor's handlers receive frames."""
 
+    async def on_activate(self) -> None:
+        """Called when this node starts running the actor under an exclusive lease, after its
+        state was restored (the actor may have run elsewhere since :meth:`on_start`)."""
+
     async def on_stop(self) -> None:
         """Called once after the last frame was handled, before the connection closes."""
 

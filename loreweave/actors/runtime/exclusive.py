@@ -235,6 +235,10 @@ class Exclusivity:
             return
         if self.leases.token(name) != token:
             return  # lost while loading
+        try:
+            await actor.on_activate()
+        except Exception:
+            logger.exception("%s.on_activate failed", name)
         self.tokens[name] = token
         halt = self._halts[name] = asyncio.Event()
         if runner is not None:

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None, description="NATS server to use; unset starts an embedded nats-server."
     )
+    nats_creds: Path | None = Field(
+        default=None,
+        description="Credential file a command connects with (`loreweave auth create` writes them); unset: the "
+        "embedded server's credential for the command's role, or the user and password in LOREWEAVE_NATS_URL.",
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset starts an embedded PostgreSQL (pgserver)."
     )

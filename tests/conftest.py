@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 async def nats_server_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """URL of the NATS server the tests use; an embedded one unless LOREWEAVE_NATS_URL is set."""
+    """URL of the NATS server the tests use; an embedded one unless LOREWEAVE_NATS_URL is set.
+
+    The embedded server refuses anonymous clients: the URL carries its admin credential.
+    """
     configured = os.environ.get("LOREWEAVE_NATS_URL")
     if configured:
         yield configured
@@ -31,7 +34,7 @@ async def nats_server_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
     server = EmbeddedNats(Path(tmp_path_factory.mktemp("nats")))
     await server.start()
     try:
-        yield server.url
+        yield server.client_url("admin")
     finally:
         await server.stop()
 

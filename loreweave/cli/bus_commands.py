@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 import click
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import NotFoundError
 
-from loreweave.actors.runtime import Bus, frame_for
+from loreweave.actors.runtime import EVENTS_STREAM, Bus, frame_for
 from loreweave.cli.connection import client_nats_url, with_wait
 from loreweave.config import load_settings
 from loreweave.protocol import Frame, FrameError, check_pattern, parse_subject
@@ -36,9 +38,23 @@ async def publish_json(
     event = registry.validate(parsed.event_type, event_class.VERSION, payload)
     bus = await Bus.connect(url, name="loreweave-cli", wait_s=wait_s)
     try:
-        await bus.ensure_streams()
         frame = frame_for(event, parsed.world, source)
-        await bus.publish(frame, durable=True)
+        try:
+            await bus.js.stream_info(EVENTS_STREAM)
+        except NotFoundError:  # no stream yet: make it where this credential may (not a game server)
+            try:
+                await bus.ensure_streams()
+            except (asyncio.TimeoutError, NatsTimeoutError):
+                raise LoreweaveError(
+                    "subject", f"no stream stores {subject} and this credential may not create one: start the "
+                    "actors first (loreweave up or loreweave run)",
+                ) from None
+        try:
+            await bus.publish(frame, durable=True)
+        except (asyncio.TimeoutError, NatsTimeoutError):
+            if "permissions violation" in bus.last_error.lower():  # the server dropped it: no ack comes
+                raise LoreweaveError("subject", f"this credential may not publish on {subject}") from None
+            raise
         return frame
     finally:
         await bus.close()
@@ -96,7 +112,7 @@ def publish_command(subject: str, payload_json: str, source: str, wait_s: float 
     """Publish one event: loreweave publish lw.w1.player.joined '{"player_id": "p1"}'."""
     settings = with_wait(load_settings(), wait_s)
     frame = asyncio.run(publish_json(
-        client_nats_url(settings), subject, payload_json, source, wait_s=settings.nats_connect_wait_s
+        client_nats_url(settings, "game-server"), subject, payload_json, source, wait_s=settings.nats_connect_wait_s
     ))
     click.echo(f"published {frame.type} {frame.id} on {frame.subject}")
 
@@ -109,6 +125,6 @@ def tail_command(subject_pattern: str, count: int | None, wait_s: float | None) 
     """Print decoded frames on PATTERN as readable lines (default: every world's narrative)."""
     settings = with_wait(load_settings(), wait_s)
     try:
-        asyncio.run(tail(client_nats_url(settings), subject_pattern, count, wait_s=settings.nats_connect_wait_s))
+        asyncio.run(tail(client_nats_url(settings, "designer"), subject_pattern, count, wait_s=settings.nats_connect_wait_s))
     except KeyboardInterrupt:
         pass

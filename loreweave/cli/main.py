@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "kb": "loreweave.cli.kb:kb_group",
     "serve": "loreweave.cli.serve:serve_group",
     "ops": "loreweave.cli.ops:ops_group",
+    "auth": "loreweave.cli.auth:auth_group",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Sequence
 import click
 
 from loreweave.cli.connection import client_nats_url
+from loreweave.security.credentials import redact_url
 from loreweave.config import load_settings
 from loreweave.embedded import nats_url as embedded_nats_url
 from loreweave.protocol.errors import ConfigError, LoreweaveError
@@ -46,11 +47,11 @@ async def bus_url(explicit: str | None) -> AsyncIterator[str]:
         yield explicit
         return
     try:
-        yield client_nats_url(settings)
+        yield client_nats_url(settings, "ai")
         return
     except ConfigError:
         pass
-    async with embedded_nats_url(None, settings.data_dir) as url:
+    async with embedded_nats_url(None, settings.data_dir, role="ai") as url:
         yield url
 
 
@@ -115,7 +116,7 @@ async def run_serve(
         try:
             await asyncio.to_thread(serve.start, proxy_location="Disabled", http_options={"host": "127.0.0.1"})
             await asyncio.to_thread(serve.run, app, name=app_name, route_prefix=None)
-            click.echo(f"loreweave serve: {app_name} running; {answers} on {url}")
+            click.echo(f"loreweave serve: {app_name} running; {answers} on {redact_url(url)}")
             await stop.wait()
         finally:
             await asyncio.to_thread(serve.delete, app_name)

@@ -13,10 +13,11 @@ from typing import Any, AsyncIterator, Iterator
 import click
 
 from loreweave.actors.runtime import Actor, ActorNode, Bus, StreamLimits, configure_telemetry
-from loreweave.cli.connection import forget_embedded_url, record_embedded_url
+from loreweave.cli.connection import credential_lines, embedded_auth, forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
+from loreweave.security.credentials import redact_url
 from loreweave.protocol import ConfigError
 
 logger = logging.getLogger("loreweave.up")
@@ -124,7 +125,9 @@ async def run_up(
 ) -> None:
     """Run the world until SIGTERM/SIGINT (or ``stop_after_s``)."""
     async with world_services(settings) as (url, database):
-        click.echo(f"loreweave: bus at {url}; database migrated")
+        click.echo(f"loreweave: bus at {redact_url(url)}; database migrated")
+        if not settings.nats_url:
+            click.echo("\n".join(credential_lines(settings)))
         writer_bus = await Bus.connect(url, name="loreweave-npc-writer")
         kb = knowledge_base(database)
         actors: list[Actor] = game_actors(seed, writer_bus, lore=kb is not None)
@@ -148,13 +151,18 @@ async def run_up(
             asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
         try:
             await node.run_until_signalled(
-                on_started=lambda: _start_simulator(background, url, players, seed)
+                on_started=lambda: _start_simulator(background, _game_server_url(settings, url), players, seed)
             )
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await writer_bus.close()
+
+
+def _game_server_url(settings: Settings, url: str) -> str:
+    # The simulated game server plays by a game server's rules, not the actor node's.
+    return url if settings.nats_url else embedded_auth(settings).get("game-server").url(url)
 
 
 def _start_simulator(background: list[asyncio.Task[Any]], url: str, players: int, seed: int) -> None:

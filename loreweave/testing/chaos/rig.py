@@ -25,6 +25,7 @@ from loreweave.actors.catalog import ACTORS
 from loreweave.actors.runtime import Bus
 from loreweave.actors.runtime.bus import EVENTS_STREAM
 from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
+from loreweave.security.credentials import redact_url
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
 from loreweave.testing.proxy import ChaosProxy
 
@@ -188,7 +189,7 @@ async def open_rig(config: ChaosConfig, say: Say) -> AsyncIterator[Rig]:
             nats = EmbeddedNats(work_dir / "nats")
             await nats.start()
             stack.push_async_callback(nats.stop)
-            nats_url = nats.url
+            nats_url = nats.client_url()
         server_dsn = config.database_url
         if server_dsn is None:
             postgres = EmbeddedPostgres(work_dir / "postgres")
@@ -209,7 +210,7 @@ async def open_rig(config: ChaosConfig, say: Say) -> AsyncIterator[Rig]:
             log_path=work_dir / "node.log",
         )
         stack.push_async_callback(node.terminate)
-        say(f"chaos: nats {nats_url} (the node through proxy {proxy.url}), database {urlsplit(dsn).path[1:]}, "
+        say(f"chaos: nats {redact_url(nats_url)} (the node through proxy {redact_url(proxy.url)}), database {urlsplit(dsn).path[1:]}, "
             f"work dir {work_dir}")
         rig = Rig(work_dir=work_dir, nats_url=nats_url, dsn=dsn, proxy=proxy, node=node, bus=bus)
         try:

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds a stopping node lets frames in hand finish before cancelling them."
     )
+    exclusive_actors: bool = Field(
+        default=True,
+        description="Run each actor on one node of the bus at a time (leases in NATS KV, fenced commits, "
+        "failover); off: nodes hosting the same actor share its frames.",
+    )
+    actor_lease_ttl_s: int = Field(
+        default=10, ge=1, le=300,
+        description="Seconds an actor's lease outlives its node: a dead node's actors resume elsewhere after this.",
+    )
     dlq_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Bytes the LOREWEAVE_DLQ stream keeps; the oldest go first."
     )

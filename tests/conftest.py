@@ -20,6 +20,10 @@ from loreweave.protocol import DEFAULT_MAX_FRAME_BYTES
 if TYPE_CHECKING:
     from loreweave.db import Database
 
+# Nodes the tests start through the CLI run their actors exclusively (the default), on one shared
+# server: a node killed by a test holds its actors' leases for this long, not the production 10 s.
+os.environ.setdefault("LOREWEAVE_ACTOR_LEASE_TTL_S", "2")
+
 
 @pytest.fixture(scope="session")
 async def nats_server_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:

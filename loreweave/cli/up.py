@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import click
 
+from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import Actor, ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.cli.connection import credential_lines, embedded_auth, forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
@@ -144,6 +145,7 @@ async def run_up(
         node = ActorNode(
             bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts,
             database=database, drain_timeout_s=settings.drain_timeout_s,
+            exclusive=ExclusiveSettings.from_settings(settings),
         )
         click.echo(f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors)}")
         click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")

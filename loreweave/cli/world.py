@@ -17,6 +17,7 @@ from rich.console import Console
 
 from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
 from loreweave.cli.connection import recorded_nats_url, with_wait
+from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
@@ -36,8 +37,10 @@ def _configured_url(settings: Settings) -> str | None:
 
 @contextlib.asynccontextmanager
 async def database_for(names: list[str], settings: Settings) -> AsyncIterator[Database | None]:
-    """The migrated database when one of the actors keeps persistent state, else None."""
-    if not any(ACTORS[name].State is not None for name in names):
+    """The migrated database when one of the actors keeps persistent state, or when one is configured
+    (exclusive actors then save their state there, for the node that takes them over); else None."""
+    persistent = any(ACTORS[name].State is not None for name in names)
+    if not persistent and not (settings.database_url and settings.exclusive_actors):
         yield None
         return
     async with open_database(settings) as database:
@@ -56,7 +59,7 @@ async def _node(
     actors = build_actors(names, seed, **build)
     return ActorNode(
         bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database,
-        drain_timeout_s=settings.drain_timeout_s,
+        drain_timeout_s=settings.drain_timeout_s, exclusive=ExclusiveSettings.from_settings(settings),
     )
 
 

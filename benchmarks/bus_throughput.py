@@ -218,7 +218,7 @@ async def main(frames: int, keys: int, window: int, rounds: int) -> int:
     if not url:
         server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="lw-bench-")))
         await server.start()
-        url = server.url
+        url = server.client_url()
     try:
         setup = await Bus.connect(url)
         await setup.ensure_streams()

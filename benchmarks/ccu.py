@@ -57,7 +57,7 @@ async def run(levels: list[int], seconds: float, think_s: float, seed: int, cons
         server = EmbeddedNats(Path(tmp) / "nats")
         await server.start()
         # A fresh data dir too: the actors' embedded PostgreSQL must not carry snapshots of an earlier run.
-        env = {**os.environ, "LOREWEAVE_NATS_URL": server.url, "LOREWEAVE_LOG_LEVEL": "WARNING",
+        env = {**os.environ, "LOREWEAVE_NATS_URL": server.client_url(), "LOREWEAVE_LOG_LEVEL": "WARNING",
                "LOREWEAVE_DATA_DIR": str(Path(tmp) / "data")}
         actors = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loreweave", "run", "--actors", "all", "--seed", str(seed),
@@ -65,10 +65,10 @@ async def run(levels: list[int], seconds: float, think_s: float, seed: int, cons
         )
         reports: list[SimulationReport] = []
         try:
-            await wait_for_actors(server.url)
+            await wait_for_actors(server.client_url())
             for players in levels:
                 report = await simulate(
-                    server.url, players, seconds / 60, seed, progress=False, clock_speed=60, think_s=think_s,
+                    server.client_url(), players, seconds / 60, seed, progress=False, clock_speed=60, think_s=think_s,
                     settle_s=0.5, handled_wait_s=0,
                 )
                 reports.append(report)

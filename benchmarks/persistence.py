@@ -101,7 +101,7 @@ async def main(frames: int) -> int:
     if not url:
         server = EmbeddedNats(Path(tempfile.mkdtemp(prefix="lw-bench-nats-")))
         await server.start()
-        url = server.url
+        url = server.client_url()
     if not settings.database_url:
         settings = settings.model_copy(update={"data_dir": Path(tempfile.mkdtemp(prefix="lw-bench-pg-"))})
     try:

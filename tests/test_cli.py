@@ -77,7 +77,9 @@ async def test_up_runs_a_living_world_on_embedded_servers_and_stops_cleanly(tmp_
                 break
             await asyncio.sleep(0.1)
         assert url_file.is_file(), "up did not start its embedded NATS"
-        bus = await Bus.connect(url_file.read_text().strip())
+        # A designer follows the story with the credential file `up` made (and printed the path of).
+        designer = tmp_path / "data" / "nats" / "credentials" / "designer.json"
+        bus = await Bus.connect(url_file.read_text().strip(), credentials=designer)
         beats: list[str] = []
 
         async def keep(msg: object) -> None:

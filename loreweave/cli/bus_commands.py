@@ -92,7 +92,10 @@ async def tail(
             done.set()
 
     await bus.nc.subscribe(subject_pattern, cb=show)
-    await bus.sync()
+    await bus.sync()  # the server's refusal of the subscription, if any, arrives before this
+    if "permissions violation for subscription" in bus.last_error.lower():
+        await bus.close()
+        raise LoreweaveError("PATTERN", f"this credential may not subscribe to {subject_pattern}")
     try:
         await done.wait()
     finally:

@@ -51,6 +51,14 @@ def with_credentials(settings: Settings, url: str, role: str) -> str:
     return auth.get(role).url(url) if auth.path(role).is_file() else url
 
 
+def as_role(settings: Settings, url: str, role: str) -> str:
+    """``url`` logged in as the embedded server's ``role`` instead, unless the login was configured."""
+    if settings.nats_url or settings.nats_creds is not None:
+        return url
+    auth = embedded_auth(settings)
+    return auth.get(role).url(url) if auth.path(role).is_file() else url
+
+
 def recorded_nats_url(settings: Settings, role: str) -> str | None:
     """LOREWEAVE_NATS_URL, else the server a running ``loreweave up`` recorded, logged in as
     ``role``; None when there is neither."""

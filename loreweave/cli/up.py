@@ -14,7 +14,7 @@ import click
 
 from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import Actor, ActorNode, Bus, StreamLimits, configure_telemetry
-from loreweave.cli.connection import credential_lines, embedded_auth, forget_embedded_url, record_embedded_url
+from loreweave.cli.connection import as_role, credential_lines, forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
@@ -164,7 +164,7 @@ async def run_up(
 
 def _game_server_url(settings: Settings, url: str) -> str:
     # The simulated game server plays by a game server's rules, not the actor node's.
-    return url if settings.nats_url else embedded_auth(settings).get("game-server").url(url)
+    return as_role(settings, url, "game-server")
 
 
 def _start_simulator(background: list[asyncio.Task[Any]], url: str, players: int, seed: int) -> None:

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
-from loreweave.cli.connection import recorded_nats_url, with_wait
+from loreweave.cli.connection import as_role, recorded_nats_url, with_wait
 from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.config import Settings, load_settings
@@ -191,7 +191,8 @@ def simulate_command(
                 if spec == "none":
                     console.print("loreweave: actors already run on the bus; playing against them")
             if spec == "none":
-                return await simulate(url, players, minutes, seed, True, world=world, clock_speed=clock_speed,
+                return await simulate(as_role(settings, url, "game-server"), players, minutes, seed, True,
+                                      world=world, clock_speed=clock_speed,
                                       think_s=think_s, console=console)
             names = parse_actor_names(spec)
             async with database_for(names, settings) as database:

@@ -113,6 +113,8 @@ async def test_commands_find_their_roles_credential_and_print_no_password(secure
     assert joined.returncode == 0, joined.stderr  # as the game server, found in the data dir
     forged = run("publish", f"lw.{world}.npc.said", '{"npc_id": "mira", "text": "Free gold"}', env=env)
     assert forged.returncode == 2 and "may not publish" in forged.stderr, forged.stderr
+    spying = run("tail", f"lw.{world}.payment.>", "-n", "1", env=env)  # as a designer: no purchases
+    assert spying.returncode == 2 and "may not subscribe" in spying.stderr, spying.stderr
     admin = run("publish", f"lw.{world}.npc.said", '{"npc_id": "mira", "text": "Hello"}',
                 env={**env, "LOREWEAVE_NATS_CREDS": str(secured.auth.path("admin"))})
     assert admin.returncode == 0, admin.stderr

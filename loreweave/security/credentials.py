@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from loreweave.protocol.errors import ConfigError
-from loreweave.security.roles import check_role, check_worlds
+from loreweave.security.roles import check_role, check_worlds, inbox_prefix
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -71,8 +71,8 @@ class Credential:
         return path
 
     def connect_options(self) -> dict[str, Any]:
-        """nats-py ``connect`` keyword arguments for this user."""
-        return {"user": self.name, "password": self.password}
+        """nats-py ``connect`` keyword arguments for this user (its own reply inboxes included)."""
+        return {"user": self.name, "password": self.password, "inbox_prefix": inbox_prefix(self.name)}
 
     def url(self, url: str) -> str:
         """``url`` with this user's name and password in it (for clients that take only a URL)."""
@@ -83,6 +83,17 @@ class Credential:
 
     def __repr__(self) -> str:  # never a password in a log line or a traceback
         return f"Credential(name={self.name!r}, role={self.role!r}, worlds={self.worlds!r})"
+
+
+def login_options(url: str, credentials: Path | None = None) -> dict[str, Any]:
+    """nats-py ``connect`` options for the credential file, else for the user named in ``url``:
+    the login and the user's own reply inboxes (``_INBOX.<user>``), which scoped roles need."""
+    if credentials is not None:
+        return Credential.read(credentials).connect_options()
+    user = urlsplit(url.split(",")[0].strip()).username
+    if user and _NAME.fullmatch(unquote(user)):
+        return {"inbox_prefix": inbox_prefix(unquote(user))}
+    return {}
 
 
 def redact_url(url: str) -> str:

@@ -6,7 +6,7 @@ The subject is what NATS checks, so the subject layout is the security model:
   (:data:`GAME_SERVER_EVENTS`); every other event type is an actor's output and only actor nodes
   publish it, so a forged ``payment.succeeded`` or ``world.flag_set`` is refused by the server;
 - requests ``lw.rpc.<world>.<domain>.<name>``: only actor nodes subscribe them (answer); a
-  game server sends them and reads replies on ``_INBOX.>``;
+  game server sends them and reads replies on its own inboxes only, ``_INBOX.<user>.>``;
 - ``lw.sys.>`` (heartbeats, dead-letter storage), ``lw.dlq.>`` and ``$JS.API.>`` beyond
   stream and consumer info belong to actor nodes (and the admin).
 
@@ -42,8 +42,14 @@ DESIGNER_READS: tuple[str, ...] = (
 #: Requests an operator may send in any world (read-only status).
 OPS_REQUESTS: tuple[str, ...] = ("registry.query", "qos.get_status", "version.get_report")
 
-#: Reply inboxes (nats-py's default prefix); a client also publishes to its own inbox to sync.
+#: Every reply inbox: the services (actor nodes, the AI layer) answer anyone's requests.
 INBOX = "_INBOX.>"
+
+
+def inbox_prefix(user: str) -> str:
+    """A client's own reply inboxes, ``_INBOX.<user>.<nuid>`` (nats-py's ``inbox_prefix``): a game
+    server or designer reads its own replies only, never another client's receipts or ledgers."""
+    return f"_INBOX.{user}"
 
 #: Subjects a ``*`` world token would also match: never a world's events.
 SYSTEM_SUBJECTS: tuple[str, ...] = tuple(f"lw.{name}.>" for name in sorted(RESERVED_WORLDS - {"rpc"}))
@@ -112,11 +118,16 @@ def _rule(allow: list[str], deny: Iterable[str] = ()) -> dict[str, list[str]]:
     return rule
 
 
-def permissions(role: str, worlds: Iterable[str] = ("*",)) -> dict[str, Any]:
-    """The nats-server ``permissions`` map of a user with ``role`` (scoped to ``worlds``)."""
+def permissions(role: str, worlds: Iterable[str] = ("*",), user: str | None = None) -> dict[str, Any]:
+    """The nats-server ``permissions`` map of ``user`` with ``role`` (scoped to ``worlds``).
+
+    Clients of the ``game-server``, ``designer`` and ``ops`` roles get replies only on their
+    own inboxes, ``_INBOX.<user>.>`` (:func:`inbox_prefix`; the user defaults to the role).
+    """
     check_role(role)
     scope = check_worlds(worlds)
     every_world = scope == ("*",)
+    own = inbox_prefix(user or role) + ".>"
     if role == "admin":
         return {"publish": _rule([">"]), "subscribe": _rule([">"])}
     if role == "actor-node":
@@ -139,28 +150,28 @@ def permissions(role: str, worlds: Iterable[str] = ("*",)) -> dict[str, Any]:
         }
     if role == "ops":
         return {
-            "publish": _rule([*JS_INFO, "lw.ops.>", INBOX, *(f"lw.rpc.*.{r}" for r in OPS_REQUESTS)]),
+            "publish": _rule([*JS_INFO, "lw.ops.>", own, *(f"lw.rpc.*.{r}" for r in OPS_REQUESTS)]),
             "subscribe": _rule(["lw.sys.heartbeat.>", "lw.dlq.>", "lw.ops.>", "lw.*.registry.*",
-                                "lw.*.qos.level_changed", INBOX]),
+                                "lw.*.qos.level_changed", own]),
         }
     deny = SYSTEM_SUBJECTS if every_world else ()
     if role == "game-server":
         return {
             "publish": _rule(
                 [*(f"lw.{w}.{event}" for w in scope for event in GAME_SERVER_EVENTS),
-                 *(f"lw.rpc.{w}.>" for w in scope), INBOX, "$JS.API.STREAM.INFO.LOREWEAVE"],
+                 *(f"lw.rpc.{w}.>" for w in scope), own, "$JS.API.STREAM.INFO.LOREWEAVE"],
                 deny,
             ),
             # Events only (four tokens): a game server never receives requests, so cannot answer them.
             "subscribe": _rule(
-                [*(f"lw.{w}.*.*" for w in scope), INBOX], [*deny, "lw.rpc.>"] if every_world else ()
+                [*(f"lw.{w}.*.*" for w in scope), own], [*deny, "lw.rpc.>"] if every_world else ()
             ),
         }
     # designer
     return {
-        "publish": _rule([*(f"lw.rpc.{w}.kb.*" for w in scope), INBOX], deny),
+        "publish": _rule([*(f"lw.rpc.{w}.kb.*" for w in scope), own], deny),
         "subscribe": _rule(
-            [*(f"lw.{w}.{what}" for w in scope for what in DESIGNER_READS), INBOX],
+            [*(f"lw.{w}.{what}" for w in scope for what in DESIGNER_READS), own],
             [*deny, "lw.rpc.>"] if every_world else (),
         ),
     }

@@ -91,7 +91,7 @@ class AuthStore:
     def render(self) -> str:
         """The nats-server config: the pid file and one user per credential with its permissions."""
         users = [
-            {"user": c.name, "password": c.password, "permissions": permissions(c.role, c.worlds)}
+            {"user": c.name, "password": c.password, "permissions": permissions(c.role, c.worlds, c.name)}
             for c in self.credentials()
         ]
         return (

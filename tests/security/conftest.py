@@ -51,6 +51,7 @@ async def connect(secured: EmbeddedNats) -> AsyncIterator[Connect]:
         async def keep(error: Exception) -> None:
             errors.append(str(error))
 
+        options.setdefault("inbox_prefix", f"_INBOX.{name}")  # a scoped role reads only its own replies
         nc = await nats.connect(secured.client_url(name), error_cb=keep, allow_reconnect=False, **options)
         opened.append(nc)
         return Client_(nc, errors)

@@ -74,6 +74,17 @@ async def test_a_game_server_cannot_read_the_whole_bus_nor_requests(connect: Con
     assert spied == []
 
 
+async def test_a_game_server_reads_only_its_own_replies(connect: Connect, world: str) -> None:
+    game, designer = await connect("game-server"), await connect("designer")
+    for inbox in ("_INBOX.>", "_INBOX.designer.>"):
+        await game.nc.subscribe(inbox)
+        await game.refused("subscription", inbox)
+    await game.nc.publish("_INBOX.designer.forged", b"a forged reply")
+    await game.refused("publish", "_INBOX.designer.forged")
+    with pytest.raises(NoRespondersError):  # its own requests still get their answers (here: none)
+        await designer.nc.request(f"lw.rpc.{world}.kb.search", b"q", timeout=2)
+
+
 async def test_a_rogue_responder_never_answers_the_game_servers_purchases(connect: Connect, world: str) -> None:
     rogue, game = await connect("game-server"), await connect("game-server")
     answered: list[str] = []

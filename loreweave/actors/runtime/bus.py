@@ -32,7 +32,7 @@ from loreweave.protocol import (
 from loreweave.protocol.subjects import DLQ_STORE_PREFIX
 from loreweave.schemas import ErrorReply, Event, registry as default_registry
 from loreweave.schemas.registry import EventRegistry
-from loreweave.security.credentials import Credential, redact_url
+from loreweave.security.credentials import login_options, redact_url
 
 if TYPE_CHECKING:
     from loreweave.config import Settings
@@ -150,7 +150,7 @@ class Bus:
         """
         nc = Client()
         bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes, limits=limits)
-        login = Credential.read(credentials).connect_options() if credentials is not None else {}
+        login = login_options(url, credentials)
         try:
             await asyncio.wait_for(
                 nc.connect(

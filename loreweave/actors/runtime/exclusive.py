@@ -109,6 +109,7 @@ class ActorLeases:
             on_lost=lambda key: self._on_lost(self.names[key]),
         )
         self._loop: asyncio.Task[None] | None = None
+        self._closing = False
 
     def token(self, name: str) -> int | None:
         """The fencing token under which this node runs ``name`` now, or None."""
@@ -128,7 +129,8 @@ class ActorLeases:
 
     async def _keep(self) -> None:
         period = self.settings.lease_ttl / 3
-        while True:
+        # A flag as well as the cancel: a client call may turn a cancellation into its own timeout.
+        while not self._closing:
             try:
                 await asyncio.wait_for(self.leases.changed.wait(), period)
             except asyncio.TimeoutError:
@@ -146,6 +148,7 @@ class ActorLeases:
 
     async def stop(self) -> None:
         """Stop renewing and taking; release what is still held; stop following the bucket."""
+        self._closing = True
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)

@@ -229,3 +229,33 @@ async def test_an_actor_node_answers_a_game_servers_request_and_refuses_others(
         await designer.close()
         await game.close()
         await node.stop()
+
+
+async def test_the_ai_layer_keeps_its_shared_caps_and_answers_ai_requests_only(
+    connect: Connect, secured: EmbeddedNats, world: str
+) -> None:
+    from loreweave.serve.shared_limits import SharedQuotas
+    from loreweave.serve.tiers import WorldSettings
+
+    ai = await Bus.connect(secured.url, credentials=secured.auth.path("ai"))
+    try:
+        quotas = await SharedQuotas.open(ai.js)  # creates the LW_AI_CAPS bucket, then compare-and-set
+        reservation = await quotas.admit(world, "p1", WorldSettings(tokens_per_day=100), 30)
+        await quotas.settle(reservation, 20)
+        assert await quotas.used_today(world) == 20
+
+        async def answer(msg: Any) -> None:
+            await msg.respond(b"a line")
+
+        await ai.nc.subscribe("lw.ai.generate-security", cb=answer)
+        await ai.nc.subscribe(f"lw.rpc.{world}.payment.purchase", cb=answer)
+        await ai.sync()
+        assert "permissions violation for subscription" in ai.last_error.lower()
+        node = await connect("actor-node")
+        assert (await node.nc.request("lw.ai.generate-security", b"say", timeout=2)).data == b"a line"
+        with pytest.raises(NoRespondersError):
+            await node.nc.request(f"lw.rpc.{world}.payment.purchase", b"card", timeout=2)
+        with pytest.raises((NatsTimeoutError, asyncio.TimeoutError)):
+            await ai.js.delete_stream("LOREWEAVE")
+    finally:
+        await ai.close()

@@ -9,7 +9,6 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -100,22 +99,19 @@ async def pg_server() -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def pg_dsn(pg_server: str) -> AsyncIterator[str]:
     """A database of this session's own (dropped at the end), pgvector in its public schema."""
-    import asyncpg
+    from loreweave.testing import fresh_database
 
-    name = "lw_test_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = urlunsplit(urlsplit(pg_server)._replace(path="/" + name))
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-    finally:
-        await conn.close()
-    yield dsn
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(pg_server, vector=True) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
+    """An empty database for one test (commands and processes use its public schema)."""
+    from loreweave.testing import fresh_database
+
+    async with fresh_database(pg_server) as dsn:
+        yield dsn
 
 
 @pytest.fixture

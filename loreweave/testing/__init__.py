@@ -5,11 +5,14 @@
   drops the bytes in flight, or stalls one direction on demand.
 - :class:`NodeProcess`, :func:`loreweave_run`, :func:`node_env`: a ``loreweave run`` node as a
   child process, started until ready (a signal, not a sleep), SIGKILLed or SIGTERMed.
+- :func:`fresh_database`, :func:`create_database`, :func:`drop_database`: a database of a test's
+  own on a PostgreSQL server.
 - :mod:`loreweave.testing.chaos`: the exactly-once chaos benchmark of the quests, payments and
   journal actors (``benchmarks/chaos.py``, ``tests/test_chaos.py``). Unlike the rest of the kit,
   it knows the game's actors; import it explicitly.
 """
 
+from loreweave.testing.databases import create_database, drop_database, fresh_database, with_database
 from loreweave.testing.node import READY_PATTERN, NodeError, NodeProcess, loreweave_run, node_env
 from loreweave.testing.proxy import DIRECTIONS, ChaosProxy, Direction, ProxyStats
 from loreweave.testing.waiting import ConditionNotMet, eventually
@@ -23,7 +26,11 @@ __all__ = [
     "NodeError",
     "NodeProcess",
     "ProxyStats",
+    "create_database",
+    "drop_database",
     "eventually",
+    "fresh_database",
     "loreweave_run",
     "node_env",
+    "with_database",
 ]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from pathlib import Path
-from typing import Any, AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import asyncpg
 import pytest
@@ -19,23 +17,6 @@ from loreweave.testing.node import NodeProcess, loreweave_run, node_env
 
 pytestmark = pytest.mark.slow
 ACTORS = ["world", "clock"]
-
-
-@pytest.fixture
-async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
-    """A database of the test's own, as a deployment's nodes share one."""
-    name = "lw_excl_" + uuid.uuid4().hex[:10]
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = urlunsplit(urlsplit(pg_server)._replace(path="/" + name))
-    conn = await asyncpg.connect(dsn)
-    await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    await conn.close()
-    yield dsn
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def flags(bus: Bus, world: str, count: int) -> list[Any]:

@@ -11,18 +11,12 @@ import tempfile
 import uuid
 from pathlib import Path
 from typing import AsyncIterator, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from loreweave.db import Journal, StateStore, create_pool, migrate
-
-def with_database(dsn: str, database: str) -> str:
-    """The same server URL, naming another database."""
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + database))
-
+from loreweave.testing import fresh_database, with_database
 
 @pytest.fixture
 def scratch() -> Iterator[Path]:
@@ -34,24 +28,6 @@ def scratch() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="lw-db-test-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-async def _create_database(server_dsn: str) -> str:
-    name = "lw_test_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return name
-
-
-async def _drop_database(server_dsn: str, name: str) -> None:
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -68,25 +44,9 @@ async def vector_error(pg_server: str) -> str | None:
 @pytest.fixture(scope="session")
 async def pg_dsn(pg_server: str, vector_error: str | None) -> AsyncIterator[str]:
     """A database of this session's own, with pgvector in its public schema when the server has it."""
-    name = await _create_database(pg_server)
-    dsn = with_database(pg_server, name)
-    if vector_error is None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            # In public, so the per-test schemas (and their drops) share one extension.
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-        finally:
-            await conn.close()
-    yield dsn
-    await _drop_database(pg_server, name)
-
-
-@pytest.fixture
-async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
-    """An empty database for one test (for tests of the commands, which use the public schema)."""
-    name = await _create_database(pg_server)
-    yield with_database(pg_server, name)
-    await _drop_database(pg_server, name)
+    # In public, so the per-test schemas (and their drops) share one extension.
+    async with fresh_database(pg_server, vector=vector_error is None) as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from loreweave.config import load_settings
 from loreweave.db import DatabaseError, connect, create_pool, describe_target
 from loreweave.embedded.postgres import EmbeddedPostgres, database_dsn
 from loreweave.protocol.errors import LoreweaveError
-from tests.db.conftest import with_database
+from loreweave.testing import with_database
 
 
 @pytest.mark.parametrize(

@@ -11,40 +11,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from loreweave.db import create_pool, migrate
 from loreweave.kb import Embedder, KnowledgeBase, default_embedder, ingest_sample_worlds
+from loreweave.testing import fresh_database
 
 SAMPLE_WORLD = "thornwake"
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "worlds" / SAMPLE_WORLD
 
 
-def _with_database(dsn: str, database: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + database))
-
-
 @pytest.fixture(scope="session")
 async def kb_dsn(pg_server: str) -> AsyncIterator[str]:
     """A migrated database of this session's own, pgvector in its public schema."""
-    name = "lw_kb_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(pg_server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _with_database(pg_server, name)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-    finally:
-        await conn.close()
-    await migrate(dsn)
-    try:
+    async with fresh_database(pg_server, "lw_kb_", vector=True) as dsn:
+        await migrate(dsn)
         yield dsn
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="session")

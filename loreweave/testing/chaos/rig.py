@@ -12,11 +12,10 @@ import shutil
 import signal
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 from nats.js.errors import NotFoundError
@@ -26,6 +25,7 @@ from loreweave.actors.runtime import Bus
 from loreweave.actors.runtime.bus import EVENTS_STREAM
 from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
 from loreweave.security.credentials import redact_url
+from loreweave.testing.databases import fresh_database
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
 from loreweave.testing.proxy import ChaosProxy
 
@@ -154,26 +154,6 @@ class Rig:
         return found
 
 
-async def _fresh_database(server_dsn: str) -> str:
-    """Create a database of the run's own on the server; return its DSN."""
-    name = "lw_chaos_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server_dsn)._replace(path="/" + name))
-
-
-async def _drop_database(server_dsn: str, dsn: str) -> None:
-    name = urlsplit(dsn).path.lstrip("/")
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 @contextlib.asynccontextmanager
 async def open_rig(config: ChaosConfig, say: Say) -> AsyncIterator[Rig]:
     """Start what a run needs (the node is started by the first scenario), and stop it all afterwards."""
@@ -195,8 +175,7 @@ async def open_rig(config: ChaosConfig, say: Say) -> AsyncIterator[Rig]:
             postgres = EmbeddedPostgres(work_dir / "postgres")
             server_dsn = await postgres.start()
             stack.push_async_callback(postgres.stop)
-        dsn = await _fresh_database(server_dsn)
-        stack.push_async_callback(_drop_database, server_dsn, dsn)
+        dsn = await stack.enter_async_context(fresh_database(server_dsn, "lw_chaos_"))
         quests_dir = work_dir / "quests"
         quests_dir.mkdir()
         (quests_dir / f"{QUEST_ID}.yaml").write_text(QUEST_FILE)

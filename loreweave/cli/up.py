@@ -176,7 +176,8 @@ def _start_simulator(background: list[asyncio.Task[Any]], url: str, players: int
 async def _simulate(url: str, players: int, seed: int) -> None:
     simulate: Any = importlib.import_module("loreweave.simulate")
     try:
-        await simulate.simulate(url, players=players, minutes=24 * 60, seed=seed, progress=False, world="thornwake")
+        await simulate.simulate(url, players=players, minutes=24 * 60, seed=seed, progress=False, world="thornwake",
+                                dead_letters=False)
     except Exception:
         logger.exception("the simulated game server stopped")
 

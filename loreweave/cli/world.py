@@ -191,9 +191,10 @@ def simulate_command(
                 if spec == "none":
                     console.print("loreweave: actors already run on the bus; playing against them")
             if spec == "none":
+                # As a game server, which may not read dead letters (an external server's login decides).
                 return await simulate(as_role(settings, url, "game-server"), players, minutes, seed, True,
                                       world=world, clock_speed=clock_speed,
-                                      think_s=think_s, console=console)
+                                      think_s=think_s, console=console, dead_letters=bool(settings.nats_url))
             names = parse_actor_names(spec)
             async with database_for(names, settings) as database:
                 return await run_world(

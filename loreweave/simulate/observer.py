@@ -59,12 +59,16 @@ class Observer:
     refused: set[str] = field(default_factory=set)
     _subscriptions: list[Any] = field(default_factory=list)
 
-    async def start(self, bus: Bus) -> None:
-        """Subscribe to the world's events and to dead letters."""
+    async def start(self, bus: Bus, *, dead_letters: bool = True) -> None:
+        """Subscribe to the world's events and (unless told not to) to dead letters.
+
+        A game server's credential may not read dead letters: an operator's view, not a player's.
+        """
         self._subscriptions = [
             await bus.nc.subscribe(f"lw.{self.world}.*.*", cb=self._on_frame, pending_msgs_limit=1_000_000),
-            await bus.nc.subscribe("lw.dlq.*", cb=self._on_dead_letter),
         ]
+        if dead_letters:
+            self._subscriptions.append(await bus.nc.subscribe("lw.dlq.*", cb=self._on_dead_letter))
         await bus.nc.flush()
 
     async def stop(self) -> None:

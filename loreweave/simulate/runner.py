@@ -45,6 +45,7 @@ async def simulate(
     close_world: bool = True,
     ready_wait_s: float = 10.0,
     console: Console | None = None,
+    dead_letters: bool = True,
 ) -> SimulationReport:
     """Play the Thornwake Reach with ``players`` players for ``minutes`` real minutes.
 
@@ -64,13 +65,15 @@ async def simulate(
         close_world: send ``world.closed`` at the end, so actors drop the world's state.
         ready_wait_s: how long to wait for the actors to answer before opening the world
             (frames sent before they subscribe are lost: core NATS keeps nothing).
+        dead_letters: count dead letters in the report (off when playing with a game server's
+            credential, which may not read them).
     """
     bus = await Bus.connect(bus_url, name="loreweave-simulator")
     world = world or f"reach-{seed}-{uuid.uuid4().hex[:6]}"
     observer = Observer(world)
     server = GameServer(bus, world, observer)
     try:
-        await observer.start(bus)
+        await observer.start(bus, dead_letters=dead_letters)
         await _wait_for_actors(server, ready_wait_s)
         started = time.perf_counter()
         deadline = started + minutes * 60

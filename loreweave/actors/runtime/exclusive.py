@@ -136,6 +136,8 @@ class ActorLeases:
             except asyncio.TimeoutError:
                 pass
             self.leases.changed.clear()
+            if self._closing:
+                break
             try:
                 await self.leases.renew_all()
                 await self._take_free()
@@ -149,9 +151,13 @@ class ActorLeases:
     async def stop(self) -> None:
         """Stop renewing and taking; release what is still held; stop following the bucket."""
         self._closing = True
+        self.leases.changed.set()  # wake the loop: it ends after the round in hand
         if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop), self.settings.lease_ttl / 3)
+            except (asyncio.TimeoutError, Exception):
+                self._loop.cancel()
+                await asyncio.gather(self._loop, return_exceptions=True)
         for key in list(self.leases.held):
             await self.leases.release(key)
         await self.leases.stop()

@@ -294,10 +294,20 @@ class PartitionLeases:
             lease = self.held.pop(partition, None)
             if lease is None:
                 return False
+            key = lease_key(partition)
             try:
-                await kvs.cas_delete(
-                    self.js, self.kv, lease_key(partition), last=lease.revision, timeout=self.request_timeout
-                )
+                try:
+                    await kvs.cas_delete(self.js, self.kv, key, last=lease.revision, timeout=self.request_timeout)
+                except kvs.TRANSIENT_ERRORS as error:
+                    if not kvs.is_conflict(error):
+                        raise
+                    # A renewal whose ack we never saw (cancelled, or lost) moved the revision: the
+                    # key is still ours if it carries our token, so delete it at its newest revision.
+                    current = await kvs.read_current(self.js, self.kv, key)
+                    owner = decode_owner(current.value, current.revision) if current and current.value else None
+                    if owner is None or owner.node != self.node_id or owner.token != lease.token:
+                        return False  # expired or taken meanwhile: nothing of ours to release
+                    await kvs.cas_delete(self.js, self.kv, key, last=current.revision, timeout=self.request_timeout)
             except kvs.TRANSIENT_ERRORS as error:
                 log.warning("placement: releasing partition %d was not confirmed (it will expire): %s", partition, error)
                 return False

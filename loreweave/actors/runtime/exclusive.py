@@ -201,6 +201,7 @@ class Exclusivity:
         self._halts: dict[str, asyncio.Event] = {}
         self._activations: set[asyncio.Task[None]] = set()
         self._saver: asyncio.Task[None] | None = None
+        self._saved: dict[str, tuple[int, bytes]] = {}
         self.leases = ActorLeases(
             bus.js, self.actors, settings, on_acquired=self._acquired, on_lost=self._lost
         )
@@ -274,10 +275,13 @@ class Exclusivity:
             if not has_memory_state(actor):
                 continue
             data = msgpack.packb(actor.state.model_dump(mode="json"), use_bin_type=True)  # type: ignore[attr-defined]
+            if self._saved.get(name) == (token, data):
+                continue  # unchanged since its last save under this lease
             try:
                 async with self.database.state.transaction() as conn:
                     await check_fence(conn, actor_key(name), token, bucket=self.settings.bucket)
                     await self.database.state.save_snapshot(name, data, 0, conn=conn)
+                self._saved[name] = (token, data)
             except StaleLeaseError:
                 self._lost(name)
             except Exception:

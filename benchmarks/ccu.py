@@ -58,7 +58,7 @@ async def run(levels: list[int], seconds: float, think_s: float, seed: int, cons
         await server.start()
         # A fresh data dir too: the actors' embedded PostgreSQL must not carry snapshots of an earlier run.
         env = {**os.environ, "LOREWEAVE_NATS_URL": server.client_url(), "LOREWEAVE_LOG_LEVEL": "WARNING",
-               "LOREWEAVE_DATA_DIR": str(Path(tmp) / "data")}
+               "LOREWEAVE_DATA_DIR": str(Path(tmp) / "data"), "LOREWEAVE_PAYMENTS_PROVIDER": "test"}
         actors = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loreweave", "run", "--actors", "all", "--seed", str(seed),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

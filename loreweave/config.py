@@ -7,7 +7,7 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from loreweave.protocol.codec import DEFAULT_MAX_FRAME_BYTES
@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds a stopping node lets frames in hand finish before cancelling them."
     )
+    payments_provider: Literal["none", "test", "stripe"] = Field(
+        default="none",
+        description="Who moves the money: 'stripe' (with LOREWEAVE_STRIPE_API_KEY), 'test' (no money moves; "
+        "development only), or 'none': `loreweave run` refuses purchases (`up` and `simulate` use 'test').",
+    )
+    stripe_api_key: SecretStr | None = Field(default=None, description="Stripe secret key (never printed).")
     exclusive_actors: bool = Field(
         default=True,
         description="Run each actor on one node of the bus at a time (leases in NATS KV, fenced commits, "

@@ -24,7 +24,9 @@ from loreweave.protocol import ConfigError
 logger = logging.getLogger("loreweave.up")
 
 
-def game_actors(seed: int, writer_bus: Bus | None = None, lore: bool = False) -> list[Actor]:
+def game_actors(
+    seed: int, writer_bus: Bus | None = None, lore: bool = False, settings: Settings | None = None
+) -> list[Actor]:
     """Every actor of the catalog (the game actors and the journal), built with ``seed``.
 
     With ``writer_bus``, NPC lines are asked of the AI layer (``lw.ai.generate``, with lore from
@@ -33,7 +35,11 @@ def game_actors(seed: int, writer_bus: Bus | None = None, lore: bool = False) ->
     """
     from loreweave.actors import catalog
 
+    from loreweave.actors.payments import provider_from_settings
+
     options: dict[str, dict[str, Any]] = {"storyteller": {"lore_timeout_s": 1.0}} if lore else {}
+    # A development world: the test provider (no money moves) unless another is configured.
+    options["payments"] = {"provider": provider_from_settings(settings or load_settings({}), development=True)}
     if writer_bus is not None:
         try:
             from loreweave.actors.npc.bus_dialogue import BusDialogue
@@ -131,7 +137,7 @@ async def run_up(
             click.echo("\n".join(credential_lines(settings)))
         writer_bus = await Bus.connect(url, name="loreweave-npc-writer")
         kb = knowledge_base(database)
-        actors: list[Actor] = game_actors(seed, writer_bus, lore=kb is not None)
+        actors: list[Actor] = game_actors(seed, writer_bus, lore=kb is not None, settings=settings)
         background: list[asyncio.Task[Any]] = []
         if kb is not None:
             from loreweave.actors.lore import Lore

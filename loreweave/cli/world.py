@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
+from loreweave.actors.payments import provider_from_settings
 from loreweave.cli.connection import as_role, recorded_nats_url, with_wait
 from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
@@ -49,14 +50,19 @@ async def database_for(names: list[str], settings: Settings) -> AsyncIterator[Da
 
 async def _node(
     url: str, names: list[str], seed: int, settings: Settings | None, database: Database | None = None,
-    **build: Any,
+    *, development: bool = False, options: Mapping[str, Mapping[str, Any]] | None = None, **build: Any,
 ) -> ActorNode:
     settings = settings or load_settings({})
+    options = {name: dict(given) for name, given in (options or {}).items()}
+    if "payments" in names:  # a production node moves no money unless a provider is configured
+        options.setdefault("payments", {}).setdefault(
+            "provider", provider_from_settings(settings, development=development)
+        )
     bus = await Bus.connect(
         url, name=f"loreweave-run:{','.join(names)}"[:120], max_frame_bytes=settings.max_frame_bytes,
         limits=StreamLimits.from_settings(settings), wait_s=settings.nats_connect_wait_s,
     )
-    actors = build_actors(names, seed, **build)
+    actors = build_actors(names, seed, options=options, **build)
     return ActorNode(
         bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database,
         drain_timeout_s=settings.drain_timeout_s, exclusive=ExclusiveSettings.from_settings(settings),
@@ -115,7 +121,7 @@ async def run_world(
         )
         return None
     node = await _node(nats_url, names, seed, settings, database, quests_dir=quests_dir, options=options,
-                       heartbeat_s=SIMULATION_HEARTBEAT_S)
+                       heartbeat_s=SIMULATION_HEARTBEAT_S, development=True)
     await node.start()
     try:
         return await simulate(

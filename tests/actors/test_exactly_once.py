@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from loreweave.actors.payments import Payments
+from loreweave.actors.payments import LocalTestProvider, Payments
 from loreweave.actors.runtime import EVENTS_STREAM, Actor, Bus, Context, frame_for, on
 from loreweave.actors.runtime.persistence import PersistentRunner
 from loreweave.protocol import encode_frame, frame_headers
@@ -142,7 +142,7 @@ class HeldPublishes:
 async def test_a_committed_purchase_keeps_its_events_when_the_publish_is_lost(
     bus, start_node, world, database
 ) -> None:
-    first = await start_node(Payments(), database=database)
+    first = await start_node(Payments(provider=LocalTestProvider()), database=database)
     held = HeldPublishes(first.bus, f"lw.{world}.payment.")
     buy = PaymentPurchase(purchase_key="ann-lost-1", player_id="ann", sku="glass-charm")
     receipt = (await bus.request(frame_for(buy, world, "game-server"), 5)).payload
@@ -150,14 +150,14 @@ async def test_a_committed_purchase_keeps_its_events_when_the_publish_is_lost(
     assert held.held, "the events were not published at all"
     # The node dies (its publishes lost with it); a new one starts on the same database.
     await first.bus.nc.close()
-    await start_node(Payments(), database=database)
+    await start_node(Payments(provider=LocalTestProvider()), database=database)
     again = (await bus.request(frame_for(buy, world, "game-server"), 5)).payload
     assert again.replayed and again.purchase_id == receipt.purchase_id
     await eventually(lambda: _equals(stored_count(bus, f"lw.{world}.payment.succeeded"), 1), timeout=10)
     await eventually(lambda: _equals(stored_count(bus, f"lw.{world}.payment.entitlement_granted"), 1), timeout=10)
     assert await database.pool.fetchval("SELECT count(*) FROM frame_outbox") == 0
     # A third start publishes nothing more.
-    await start_node(Payments(), database=database)
+    await start_node(Payments(provider=LocalTestProvider()), database=database)
     await bus.sync()
     assert await stored_count(bus, f"lw.{world}.payment.succeeded") == 1
 

@@ -8,9 +8,11 @@ from loreweave.actors.payments.providers import (
     ProviderError,
     ProviderResult,
     StripeProvider,
+    provider_from_settings,
 )
 
 __all__ = [
     "CATALOG", "Charge", "LocalTestProvider", "PaymentProvider", "Payments", "PaymentsState", "Price",
-    "ProviderError", "ProviderResult", "Recovery", "StripeProvider", "purchase_id_for",
+    "ProviderError", "ProviderResult", "Recovery", "StripeProvider", "provider_from_settings",
+    "purchase_id_for",
 ]

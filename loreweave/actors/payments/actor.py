@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from loreweave.actors.base import GameActor
-from loreweave.actors.payments.providers import Charge, LocalTestProvider, PaymentProvider, ProviderError
+from loreweave.actors.payments.providers import Charge, PaymentProvider, ProviderError
 from loreweave.actors.runtime import Context, frame_for, on, reply
 from loreweave.db import Intent, NewIntent, OutboxFrame, Refund, ledger
 from loreweave.protocol import ConfigError, LoreweaveError
@@ -94,7 +94,9 @@ class Payments(GameActor[PaymentsState]):
     """Sells items through a payment provider, with the ledger in the node's database.
 
     Args:
-        provider: who moves the money (default: :class:`LocalTestProvider`).
+        provider: who moves the money; None (the default) refuses purchases and refunds naming
+            ``LOREWEAVE_PAYMENTS_PROVIDER``. The :class:`LocalTestProvider` moves none: give it
+            explicitly, for development and tests.
         catalog: sku -> price.
     """
 
@@ -109,7 +111,8 @@ class Payments(GameActor[PaymentsState]):
         heartbeat_s: float = 5.0,
     ) -> None:
         super().__init__(PaymentsState(), seed=seed, heartbeat_s=heartbeat_s)
-        self.provider: PaymentProvider = provider or LocalTestProvider()
+        #: Who moves the money; None refuses every purchase and refund with a clear error.
+        self.provider: PaymentProvider | None = provider
         self.catalog = dict(catalog or CATALOG)
         #: What the last start repaired (see :meth:`recover`).
         self.recovery = Recovery()
@@ -141,7 +144,7 @@ class Payments(GameActor[PaymentsState]):
             await self._publish(rows)
             announced += 1
         settled = still_pending = 0
-        pending = await ledger.pending_intents(pool)
+        pending = await ledger.pending_intents(pool) if self.provider is not None else []
         for index, intent in enumerate(pending):
             try:
                 await self._settle(intent, intent.payment_method, None)
@@ -163,7 +166,8 @@ class Payments(GameActor[PaymentsState]):
         return PaymentReceipt(
             purchase_id=intent.purchase_id, purchase_key=intent.idempotency_key.removeprefix(f"{intent.world}:"),
             player_id=intent.player, sku=intent.sku, quantity=intent.quantity, amount_cents=intent.amount_minor,
-            currency=intent.currency, status=status, provider=self.provider.name, provider_ref=intent.provider_ref,
+            currency=intent.currency, status=status, provider=self.provider.name if self.provider else "none",
+            provider_ref=intent.provider_ref,
             message=message, replayed=replayed,
         )
 
@@ -189,7 +193,7 @@ class Payments(GameActor[PaymentsState]):
 
     async def _settle(self, intent: Intent, payment_method: str, ctx: Context | None) -> tuple[Intent, bool]:
         """Ask the provider about a pending intent (with its key), record the answer with its events, publish them."""
-        result = await self.provider.charge(Charge(
+        result = await self._provider().charge(Charge(
             idempotency_key=intent.idempotency_key, amount_cents=intent.amount_minor, currency=intent.currency,
             payment_method=payment_method, description=f"{intent.quantity} x {intent.sku}",
             metadata=(("world", intent.world), ("player_id", intent.player), ("sku", intent.sku)),
@@ -230,9 +234,17 @@ class Payments(GameActor[PaymentsState]):
         await ledger.mark_refund_announced(conn, refund.refund_id)
         return await self._stage(conn, events, intent.world, ctx)
 
+    def _provider(self) -> PaymentProvider:
+        if self.provider is None:
+            raise LoreweaveError(
+                "provider", "no payment provider is configured (LOREWEAVE_PAYMENTS_PROVIDER): purchases are refused"
+            )
+        return self.provider
+
     @reply("lw.rpc.*.payment.purchase")
     async def purchase(self, event: PaymentPurchase, ctx: Context) -> PaymentReceipt:
         """Charge for an item once per key; grant the entitlement on success."""
+        self._provider()
         world, pool = ctx.frame.world, self.database.pool
         key = f"{world}:{event.purchase_key}"
         intent = await ledger.find_intent(pool, key)
@@ -261,6 +273,7 @@ class Payments(GameActor[PaymentsState]):
     @reply("lw.rpc.*.payment.refund")
     async def refund(self, event: PaymentRefund, ctx: Context) -> PaymentReceipt:
         """Refund what is left of a purchase and revoke its entitlement; a second refund changes nothing."""
+        provider = self._provider()
         world, pool = ctx.frame.world, self.database.pool
         intent = await ledger.find_purchase(pool, world, event.purchase_id)
         if intent is None:
@@ -272,7 +285,7 @@ class Payments(GameActor[PaymentsState]):
             raise LoreweaveError("purchase_id", f"{event.purchase_id!r} was {was}; nothing to refund")
         key = f"{world}:{intent.purchase_id}:refund"
         amount = intent.amount_minor - intent.refunded_minor
-        result = await self.provider.refund(intent.provider_ref, amount, key)
+        result = await provider.refund(intent.provider_ref, amount, key)
         if not result.ok:
             raise LoreweaveError("purchase_id", f"the provider refused the refund: {result.message}")
         rows: list[OutboxFrame] = []

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loreweave.protocol import ConfigError
+
+if TYPE_CHECKING:
+    from loreweave.config import Settings
 
 
 @dataclass(frozen=True)
@@ -151,3 +154,19 @@ class StripeProvider:
         except (TimeoutError, stripe.StripeError) as exc:
             raise ProviderError(f"stripe: {exc}") from None
         return ProviderResult(refund["status"] in ("succeeded", "pending"), refund["id"], refund["status"])
+
+
+def provider_from_settings(settings: Settings, *, development: bool = False) -> PaymentProvider | None:
+    """The provider ``LOREWEAVE_PAYMENTS_PROVIDER`` names; None for ``none`` (purchases refused),
+    except in ``development`` commands (``up``, ``simulate``), which then use the test provider.
+
+    Raises:
+        ConfigError: ``stripe`` without ``LOREWEAVE_STRIPE_API_KEY``.
+    """
+    if settings.payments_provider == "stripe":
+        if settings.stripe_api_key is None:
+            raise ConfigError("LOREWEAVE_STRIPE_API_KEY", "is needed with LOREWEAVE_PAYMENTS_PROVIDER=stripe")
+        return StripeProvider(settings.stripe_api_key.get_secret_value())
+    if settings.payments_provider == "test" or development:
+        return LocalTestProvider()
+    return None

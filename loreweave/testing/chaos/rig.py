@@ -185,7 +185,8 @@ async def open_rig(config: ChaosConfig, say: Say) -> AsyncIterator[Rig]:
         stack.push_async_callback(bus.close)
         await bus.ensure_streams()
         node = NodeProcess(
-            node_command(quests_dir, config.seed), node_env(proxy.url, dsn, work_dir / "node", actor_lease_ttl_s="1"),
+            node_command(quests_dir, config.seed), node_env(proxy.url, dsn, work_dir / "node", actor_lease_ttl_s="1",
+                                                      payments_provider="test"),
             log_path=work_dir / "node.log",
         )
         stack.push_async_callback(node.terminate)

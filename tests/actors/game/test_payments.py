@@ -33,7 +33,7 @@ from .conftest import ask, eventually, settle
 
 
 async def test_purchases_are_idempotent_and_the_ledger_balances(database, bus, start_node, world, frames) -> None:
-    await start_node(Payments(), database=database)
+    await start_node(Payments(provider=LocalTestProvider()), database=database)
     buy = PaymentPurchase(purchase_key="ann-0001", player_id="ann", sku="glass-charm", quantity=2)
     receipt = await ask(bus, world, buy)
     assert (receipt.status, receipt.amount_cents, receipt.currency, receipt.replayed) == ("succeeded", 998, "EUR", False)
@@ -146,7 +146,7 @@ async def test_an_outage_on_start_leaves_the_intent_pending(database, bus, start
     await ledger.open_intent(database.pool, NewIntent(
         idempotency_key=f"{world}:dan-outage", purchase_id=purchase_id_for(world, "dan-outage"), world=world,
         player="dan", sku="tide-pass", quantity=1, amount_minor=2999, currency="EUR", payment_method="test-error"))
-    actor = Payments()
+    actor = Payments(provider=LocalTestProvider())
     await start_node(actor, database=database)
     assert actor.recovery == Recovery(settled=0, still_pending=1, announced=0)
     receipt = await ask(bus, world, PaymentPurchase(purchase_key="dan-outage", player_id="dan", sku="tide-pass"))
@@ -154,7 +154,7 @@ async def test_an_outage_on_start_leaves_the_intent_pending(database, bus, start
 
 
 async def test_refunds_never_exceed_what_was_paid(database, bus, start_node, world) -> None:
-    await start_node(Payments(), database=database)
+    await start_node(Payments(provider=LocalTestProvider()), database=database)
     receipt = await ask(bus, world, PaymentPurchase(purchase_key="eve-00001", player_id="eve", sku="glass-charm",
                                                     quantity=2))
     paid = await ledger.find_purchase(database.pool, world, receipt.purchase_id)
@@ -175,4 +175,22 @@ async def test_refunds_never_exceed_what_was_paid(database, bus, start_node, wor
 
 async def test_the_payments_actor_needs_a_database(start_node) -> None:
     with pytest.raises(ConfigError, match="keeps its ledger in PostgreSQL"):
-        await start_node(Payments())
+        await start_node(Payments(provider=LocalTestProvider()))
+
+
+async def test_without_a_configured_provider_purchases_and_refunds_are_refused(database, bus, start_node, world) -> None:
+    # What `loreweave run` builds unless LOREWEAVE_PAYMENTS_PROVIDER names one: no test money for an attacker.
+    from loreweave.actors.payments import provider_from_settings
+    from loreweave.config import load_settings
+
+    assert provider_from_settings(load_settings({})) is None
+    assert isinstance(provider_from_settings(load_settings({"LOREWEAVE_PAYMENTS_PROVIDER": "test"})), LocalTestProvider)
+    with pytest.raises(ConfigError, match="LOREWEAVE_STRIPE_API_KEY"):
+        provider_from_settings(load_settings({"LOREWEAVE_PAYMENTS_PROVIDER": "stripe"}))
+    await start_node(Payments(), database=database)
+    with pytest.raises(RequestError, match="LOREWEAVE_PAYMENTS_PROVIDER") as refused:
+        await ask(bus, world, PaymentPurchase(purchase_key="mal-0001", player_id="mallory", sku="tide-pass"))
+    assert refused.value.code == "bad_request"
+    with pytest.raises(RequestError, match="LOREWEAVE_PAYMENTS_PROVIDER"):
+        await ask(bus, world, PaymentRefund(purchase_id="pur_x"))
+    assert await database.pool.fetchval("SELECT count(*) FROM purchase_intents WHERE world = $1", world) == 0

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from loreweave.actors.catalog import ACTORS, build_actors
+from loreweave.actors.payments import LocalTestProvider
 from loreweave.cli.main import cli
 from loreweave.cli.world import run_world
 from loreweave.protocol import ConfigError, Frame
@@ -76,7 +77,8 @@ def chain_is_recorded(frame: Frame, by_id: dict[str, Frame]) -> bool:
 
 @pytest.mark.slow
 async def test_fifty_players_for_a_few_game_days(bus, nats_server_url, start_node, world, database) -> None:
-    actors = build_actors(["all"], seed=7, heartbeat_s=0.5, options={"clock": {"tick_minutes": 15}})
+    actors = build_actors(["all"], seed=7, heartbeat_s=0.5,
+                          options={"clock": {"tick_minutes": 15}, "payments": {"provider": LocalTestProvider()}})
     await start_node(*actors, database=database)
     events = await record(bus, f"lw.{world}.*.*")
     requests = await record(bus, f"lw.rpc.{world}.*.*")

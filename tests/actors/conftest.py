@@ -48,3 +48,15 @@ def counter_value(name: str, **attributes: str) -> float:
         for point in metric_points(name)
         if all(point.attributes.get(key) == value for key, value in attributes.items())
     )
+
+
+async def live_dead_letters(bus: Any) -> list[Any]:
+    """Start collecting dead letters as a core subscriber of ``lw.dlq.>`` sees them, live; returns the list."""
+    received: list[Any] = []
+
+    async def keep(msg: Any) -> None:
+        received.append(msg)
+
+    await bus.nc.subscribe("lw.dlq.>", cb=keep)
+    await bus.sync()
+    return received

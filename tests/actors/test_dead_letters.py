@@ -19,7 +19,7 @@ from loreweave.protocol import (
 )
 from loreweave.schemas import PlayerJoined
 
-from .conftest import counter_value, eventually
+from .conftest import counter_value, eventually, live_dead_letters
 
 
 def sink(name: str, world: str) -> Actor:
@@ -34,22 +34,10 @@ def sink(name: str, world: str) -> Actor:
     return Sink()
 
 
-async def live_letters(bus: Bus) -> list[Any]:
-    """Dead letters as a core subscriber of ``lw.dlq.>`` sees them, live."""
-    received: list[Any] = []
-
-    async def keep(msg: Any) -> None:
-        received.append(msg)
-
-    await bus.nc.subscribe("lw.dlq.>", cb=keep)
-    await bus.sync()
-    return received
-
-
 async def test_a_bad_frame_refused_by_six_actors_on_two_nodes_is_one_live_copy(bus, start_node, world) -> None:
     first = await start_node(*(sink(f"a{index}-{world}", world) for index in range(3)))
     second = await start_node(*(sink(f"b{index}-{world}", world) for index in range(3)))
-    live = await live_letters(bus)
+    live = await live_dead_letters(bus)
     before = (await bus.js.stream_info(DLQ_STREAM)).state.messages
     counted = counter_value("lw.frames.dead_lettered", **{"lw.reason": "malformed"})
     marker = f"not a frame {world}".encode()
@@ -87,7 +75,7 @@ async def test_an_oversized_frame_reaches_the_actor_and_is_kept_truncated(
     node = ActorNode(node_bus, [sink(f"big-{world}", world)])
     await node.start()
     try:
-        live = await live_letters(bus)
+        live = await live_dead_letters(bus)
         frame = Frame(
             type="player.joined", world=world, payload={"player_id": "p", "pad": "x" * (600 * 1024)}, source="t"
         )
@@ -116,7 +104,7 @@ async def test_a_failing_handler_in_each_of_two_actors_is_two_letters(bus, start
         return Fragile()
 
     await start_node(fragile(f"f1-{world}"), fragile(f"f2-{world}"), attempts=1)
-    live = await live_letters(bus)
+    live = await live_dead_letters(bus)
     cursed = frame_for(PlayerJoined(player_id="cursed"), world, "test")
     await bus.publish(cursed)
     await eventually(lambda: len([m for m in live if m.headers.get("Lw-Dlq-Subject") == cursed.subject]) >= 2)

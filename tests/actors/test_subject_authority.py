@@ -12,19 +12,7 @@ from loreweave.actors.world import World
 from loreweave.protocol import DLQ_ERROR, DLQ_REASON, DLQ_SUBJECT
 from loreweave.schemas import PlayerHeartbeat, PlayerMoved, WorldFlagSet, WorldQuery
 
-from .conftest import eventually
-
-
-async def dead_letters(bus: Bus) -> list[Any]:
-    """Start collecting the live dead letters (``lw.dlq.>``); returns the live list."""
-    received: list[Any] = []
-
-    async def keep(msg: Any) -> None:
-        received.append(msg)
-
-    await bus.nc.subscribe("lw.dlq.>", cb=keep)
-    await bus.sync()
-    return received
+from .conftest import eventually, live_dead_letters
 
 
 async def dead_letter_of(letters: list[Any], subject: str) -> Any:
@@ -39,7 +27,7 @@ async def test_a_frame_naming_another_world_than_its_subject_changes_nothing(bus
     victim = "victim" + uuid.uuid4().hex[:8]
     actor = World()
     await start_node(actor)
-    letters = await dead_letters(bus)
+    letters = await live_dead_letters(bus)
     await bus.emit(WorldFlagSet(flag="gate", value="shut"), victim, source="test")
     await eventually(lambda: victim in actor.state.worlds and actor.state.worlds[victim].flags.get("gate") == "shut")
 
@@ -65,7 +53,7 @@ async def test_a_frame_of_another_type_than_its_subject_never_reaches_the_handle
             handled.append(event)
 
     await start_node(Mover())
-    letters = await dead_letters(bus)
+    letters = await live_dead_letters(bus)
     subject = f"lw.{world}.player.moved"
     await bus.publish(frame_for(PlayerHeartbeat(player_id="p1"), world, "game"), subject=subject)
 

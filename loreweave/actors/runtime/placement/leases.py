@@ -245,9 +245,8 @@ class PartitionLeases:
                         raise
                     # A renewal whose ack we missed may have landed: the key is still ours if it
                     # carries our token (no other writer can have written it).
-                    current = await kvs.read_current(self.js, self.kv, key)
-                    owner = decode_owner(current.value, current.revision) if current and current.value else None
-                    if owner is None or owner.node != self.node_id or owner.token != lease.token:
+                    current, owner = await self._current(key, lease)
+                    if current is None:
                         self._lose(partition, "expired" if owner is None else "taken")
                         return partition, False
                     revision = await kvs.cas_put(
@@ -263,6 +262,14 @@ class PartitionLeases:
             if self.held.get(partition) is lease:
                 self.held[partition] = replace(lease, revision=revision, deadline=sent + self.ttl)
             return partition, True
+
+    async def _current(self, key: str, lease: Lease) -> tuple[kvs.Current | None, Owner | None]:
+        """The key's newest entry if it still carries this lease (our node and token), and its owner."""
+        current = await kvs.read_current(self.js, self.kv, key)
+        owner = decode_owner(current.value, current.revision) if current and current.value else None
+        if owner is None or owner.node != self.node_id or owner.token != lease.token:
+            return None, owner
+        return current, owner
 
     def expire_overdue(self, now: float | None = None) -> list[int]:
         """Give up the leases whose deadline passed without a successful renewal; return them."""
@@ -303,9 +310,8 @@ class PartitionLeases:
                         raise
                     # A renewal whose ack we never saw (cancelled, or lost) moved the revision: the
                     # key is still ours if it carries our token, so delete it at its newest revision.
-                    current = await kvs.read_current(self.js, self.kv, key)
-                    owner = decode_owner(current.value, current.revision) if current and current.value else None
-                    if owner is None or owner.node != self.node_id or owner.token != lease.token:
+                    current, _ = await self._current(key, lease)
+                    if current is None:
                         return False  # expired or taken meanwhile: nothing of ours to release
                     await kvs.cas_delete(self.js, self.kv, key, last=current.revision, timeout=self.request_timeout)
             except kvs.TRANSIENT_ERRORS as error:

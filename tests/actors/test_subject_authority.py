@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loreweave.actors.runtime import Actor, Bus, Context, RequestError, frame_for, on
+from loreweave.actors.runtime import Actor, Context, RequestError, frame_for, on
 from loreweave.actors.world import World
 from loreweave.protocol import DLQ_ERROR, DLQ_REASON, DLQ_SUBJECT
 from loreweave.schemas import PlayerHeartbeat, PlayerMoved, WorldFlagSet, WorldQuery

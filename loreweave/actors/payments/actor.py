@@ -136,12 +136,12 @@ class Payments(GameActor[PaymentsState]):
         for intent in await ledger.unannounced_intents(pool):
             async with self.database.state.transaction() as conn:
                 rows = await self._stage_purchase(conn, intent, None)
-            await self._publish(rows)
+            await self.outbox.publish_committed(rows)
             announced += 1
         for refund, intent in await ledger.unannounced_refunds(pool):
             async with self.database.state.transaction() as conn:
                 rows = await self._stage_refund(conn, refund, intent, None)
-            await self._publish(rows)
+            await self.outbox.publish_committed(rows)
             announced += 1
         settled = still_pending = 0
         pending = await ledger.pending_intents(pool) if self.provider is not None else []
@@ -181,16 +181,6 @@ class Payments(GameActor[PaymentsState]):
             frames = [frame_for(event, world, self.name) for event in events]
         return await self.outbox.stage(conn, frames)
 
-    async def _publish(self, rows: list[OutboxFrame]) -> None:
-        """Publish an outcome's committed events; on failure leave them to the node's outbox resender.
-
-        The outcome is committed, so the receipt stands whether or not its events are out yet.
-        """
-        try:
-            await self.outbox.publish(rows)
-        except Exception as exc:
-            logger.warning("payments: %d events stay in the outbox after a failed publish: %r", len(rows), exc)
-
     async def _settle(self, intent: Intent, payment_method: str, ctx: Context | None) -> tuple[Intent, bool]:
         """Ask the provider about a pending intent (with its key), record the answer with its events, publish them."""
         result = await self._provider().charge(Charge(
@@ -205,7 +195,7 @@ class Payments(GameActor[PaymentsState]):
             )
             if changed:
                 rows = await self._stage_purchase(conn, settled, ctx)
-        await self._publish(rows)
+        await self.outbox.publish_committed(rows)
         return settled, changed
 
     async def _stage_purchase(self, conn: Any, intent: Intent, ctx: Context | None) -> list[OutboxFrame]:
@@ -267,7 +257,7 @@ class Payments(GameActor[PaymentsState]):
         if not intent.announced:  # settled by an older version, whose crash came before its events went out
             async with self.database.state.transaction() as conn:
                 rows = await self._stage_purchase(conn, intent, ctx)
-            await self._publish(rows)
+            await self.outbox.publish_committed(rows)
         return self._receipt(intent, replayed=True)
 
     @reply("lw.rpc.*.payment.refund")
@@ -297,7 +287,7 @@ class Payments(GameActor[PaymentsState]):
             intent = await ledger.find_purchase(conn, world, event.purchase_id) or intent
             if recorded or not refund.announced:
                 rows = await self._stage_refund(conn, refund, intent, ctx)
-        await self._publish(rows)
+        await self.outbox.publish_committed(rows)
         return self._receipt(intent, replayed=not recorded)
 
     @reply("lw.rpc.*.payment.get_ledger")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Hashable, Literal
 
@@ -16,8 +15,6 @@ if TYPE_CHECKING:
     from loreweave.actors.runtime.bus import Bus
     from loreweave.actors.runtime.outbox import Outbox
     from loreweave.db import Database
-
-logger = logging.getLogger(__name__)
 
 KeySpec = str | Callable[[Frame], Hashable] | None
 Deliver = Literal["all", "new"]
@@ -153,10 +150,7 @@ class Context:
                 rows = await outbox.stage(conn, self.staged)
             finally:
                 self.conn, self.staged = None, None
-        try:
-            await outbox.publish(rows)
-        except Exception as exc:
-            logger.warning("%s: %d committed frames wait in the outbox: %r", self.scope, len(rows), exc)
+        await outbox.publish_committed(rows)
 
     async def emit(self, event: Event, *, world: str | None = None) -> Frame:
         """Publish an event caused by the frame being handled (see :meth:`derive` for its id).

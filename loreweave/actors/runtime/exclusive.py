@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import msgpack
 from nats.js import JetStreamContext
 from pydantic import BaseModel
 
 from loreweave.actors.runtime.actor import Actor
+from loreweave.actors.runtime.persistence import dump_state, load_state
 from loreweave.actors.runtime.placement.leases import PartitionLeases
 from loreweave.actors.runtime.placement.membership import new_node_id
 from loreweave.db.fencing import StaleLeaseError, check_fence
@@ -34,8 +34,8 @@ from loreweave.protocol import ConfigError
 
 if TYPE_CHECKING:
     from loreweave.actors.runtime.bus import Bus
-    from loreweave.config import Settings
     from loreweave.actors.runtime.persistence import PersistentRunner
+    from loreweave.config import Settings
     from loreweave.db import Database
 
 logger = logging.getLogger(__name__)
@@ -237,8 +237,7 @@ class Exclusivity:
                 elif has_memory_state(actor):
                     snapshot = await self.database.state.load_snapshot(name)
                     if snapshot is not None:
-                        state = actor.state  # type: ignore[attr-defined]
-                        actor.state = type(state).model_validate(msgpack.unpackb(snapshot.state, raw=False))  # type: ignore[attr-defined]
+                        load_state(actor, snapshot.state)
         except Exception:
             logger.exception("%s: activation under token %d failed; giving the lease back", name, token)
             await self.leases.release(name)
@@ -274,7 +273,7 @@ class Exclusivity:
             actor = self.actors[name]
             if not has_memory_state(actor):
                 continue
-            data = msgpack.packb(actor.state.model_dump(mode="json"), use_bin_type=True)  # type: ignore[attr-defined]
+            data = dump_state(actor)
             if self._saved.get(name) == (token, data):
                 continue  # unchanged since its last save under this lease
             try:

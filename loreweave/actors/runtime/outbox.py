@@ -76,6 +76,20 @@ class Outbox:
             self.dirty = True
             raise
 
+    async def publish_committed(self, rows: Sequence[OutboxFrame]) -> bool:
+        """:meth:`publish` the rows of a commit that stands whatever happens next: on failure,
+        log one line and leave them for :meth:`resend` (the node retries within seconds).
+
+        Returns:
+            Whether they were published now.
+        """
+        try:
+            await self.publish(rows)
+        except Exception as exc:
+            logger.warning("%s: %d committed frames wait in the outbox: %r", self.actor, len(rows), exc)
+            return False
+        return True
+
     async def resend(self, *, older_than_s: float = 0.0, batch: int = 500) -> int:
         """Publish every row still in the outbox (oldest first); return how many were sent.
 

@@ -47,14 +47,14 @@ class HandlerFailed(Exception):
 
 
 def dump_state(actor: Actor) -> bytes:
-    """Serialise a persistent actor's state (pydantic model -> msgpack)."""
-    return msgpack.packb(actor.state.model_dump(mode="json"), use_bin_type=True)
+    """Serialise an actor's state (its pydantic model ``actor.state`` -> msgpack)."""
+    return msgpack.packb(actor.state.model_dump(mode="json"), use_bin_type=True)  # type: ignore[attr-defined]
 
 
 def load_state(actor: Actor, data: bytes) -> None:
-    """Restore a persistent actor's state from :func:`dump_state` bytes."""
-    assert actor.State is not None
-    actor.state = actor.State.model_validate(msgpack.unpackb(data, raw=False))
+    """Restore an actor's state, of the model it has, from :func:`dump_state` bytes."""
+    state = actor.state  # type: ignore[attr-defined]
+    actor.state = type(state).model_validate(msgpack.unpackb(data, raw=False))  # type: ignore[attr-defined]
 
 
 class PersistentRunner:
@@ -181,13 +181,18 @@ class PersistentRunner:
 
     def _count_gap(self, hole: Msg) -> None:
         metadata = hole.metadata
+        self._gap(
+            f"delivery {self._next_delivery} expected, got {metadata.sequence.consumer} for stream seq"
+            f" {metadata.sequence.stream}, delivered {metadata.num_delivered} times"
+        )
+
+    def _gap(self, what: str) -> None:
+        """Count frames lost in transit (one log line with ``what`` was seen); the caller re-reads."""
         self.gaps += 1
         self.instruments.gaps.add(1, {"lw.actor": self.actor.name})
         logger.warning(
-            "%s: frames lost in transit (delivery %d expected, got %d for stream seq %d, delivered %d times);"
-            " re-reading from stream seq %d",
-            self.actor.name, self._next_delivery, metadata.sequence.consumer, metadata.sequence.stream,
-            metadata.num_delivered, self.committed_seq + 1,
+            "%s: frames lost in transit (%s); re-reading from stream seq %d",
+            self.actor.name, what, self.committed_seq + 1,
         )
 
     def _disruption_count(self) -> int:
@@ -202,12 +207,7 @@ class PersistentRunner:
             logger.debug("%s: consumer info failed: %s", self.actor.name, exc)
             return False
         if info.num_ack_pending:
-            self.gaps += 1
-            self.instruments.gaps.add(1, {"lw.actor": self.actor.name})
-            logger.warning(
-                "%s: %d frames delivered but never received; re-reading from stream seq %d",
-                self.actor.name, info.num_ack_pending, self.committed_seq + 1,
-            )
+            self._gap(f"{info.num_ack_pending} delivered but never received")
             return True
         return False
 

@@ -12,7 +12,6 @@ from typing import Any, AsyncIterator, Iterator
 
 import click
 
-from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import Actor, ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.cli.connection import as_role, credential_lines, forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
@@ -148,11 +147,7 @@ async def run_up(
             url, name="loreweave-up", max_frame_bytes=settings.max_frame_bytes,
             limits=StreamLimits.from_settings(settings),
         )
-        node = ActorNode(
-            bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts,
-            database=database, drain_timeout_s=settings.drain_timeout_s,
-            exclusive=ExclusiveSettings.from_settings(settings),
-        )
+        node = ActorNode.from_settings(bus, actors, settings, database=database)
         click.echo(f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors)}")
         click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")
         if stop_after_s is not None:

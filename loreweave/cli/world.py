@@ -18,7 +18,6 @@ from rich.console import Console
 from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
 from loreweave.actors.payments import provider_from_settings
 from loreweave.cli.connection import as_role, recorded_nats_url, with_wait
-from loreweave.actors.runtime.exclusive import ExclusiveSettings
 from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
@@ -63,10 +62,7 @@ async def _node(
         limits=StreamLimits.from_settings(settings), wait_s=settings.nats_connect_wait_s,
     )
     actors = build_actors(names, seed, options=options, **build)
-    return ActorNode(
-        bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database,
-        drain_timeout_s=settings.drain_timeout_s, exclusive=ExclusiveSettings.from_settings(settings),
-    )
+    return ActorNode.from_settings(bus, actors, settings, database=database)
 
 
 async def run_actors(

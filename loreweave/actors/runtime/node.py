@@ -23,6 +23,7 @@ from loreweave.actors.runtime.telemetry import RuntimeInstruments
 from loreweave.protocol.errors import ConfigError
 
 if TYPE_CHECKING:
+    from loreweave.config import Settings
     from loreweave.db import Database
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,16 @@ class ActorNode:
         self._sub_runners: dict[int, HandlerRunner] = {}
         bus.on_drop(self._dropped)
         bus.on_connection(self._connection)
+
+    @classmethod
+    def from_settings(
+        cls, bus: Bus, actors: Iterable[Actor], settings: Settings, *, database: Database | None = None
+    ) -> ActorNode:
+        """A node as the ``LOREWEAVE_*`` settings describe it (mailbox, attempts, drain, exclusivity)."""
+        return cls(
+            bus, actors, capacity=settings.mailbox_capacity, attempts=settings.handler_attempts, database=database,
+            drain_timeout_s=settings.drain_timeout_s, exclusive=ExclusiveSettings.from_settings(settings),
+        )
 
     async def start(self) -> None:
         """Create the streams, start every actor, and subscribe its handlers."""

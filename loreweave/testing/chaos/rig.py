@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from urllib.parse import urlsplit
 import asyncpg
 from nats.js.errors import NotFoundError
 
-from loreweave.actors.catalog import ACTORS
 from loreweave.actors.runtime import Bus
 from loreweave.actors.runtime.bus import EVENTS_STREAM
 from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
@@ -88,11 +86,8 @@ class ChaosConfig:
 
 
 def node_command(quests_dir: Path, seed: int) -> list[str]:
-    """``loreweave run --actors quests,payments,journal``, or the chaos host while the catalog lacks journal."""
-    if all(name in ACTORS for name in ACTORS_UNDER_TEST):
-        return loreweave_run(ACTORS_UNDER_TEST, seed=seed, quests_dir=quests_dir)
-    return [sys.executable, "-m", "loreweave.testing.chaos.host", "--actors", ",".join(ACTORS_UNDER_TEST),
-            "--seed", str(seed), "--quests", str(quests_dir)]
+    """``loreweave run --actors quests,payments,journal``."""
+    return loreweave_run(ACTORS_UNDER_TEST, seed=seed, quests_dir=quests_dir)
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Export every event as JSON Schema, and all subjects as one AsyncAPI 3.0 document.
+"""Export every event as JSON Schema (dialect 2020-12), and all subjects as one AsyncAPI 3.0 document.
 
-Game servers written in C++ or C# generate their frame types from these files.
+Game servers written in C++, C# or Node.js build their frames from these files alone.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from loreweave.protocol.frame import FRAME_FIELDS
+from loreweave.schemas.asyncapi import asyncapi_document as build_asyncapi
+from loreweave.schemas.channels import MIN_TS_US, SCHEMA_DIALECT
 from loreweave.schemas.base import Event
 from loreweave.schemas.registry import EventRegistry, registry as default_registry
 
 _ULID = {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"}
 ENVELOPE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$schema": SCHEMA_DIALECT,
+    "$id": "frame.schema.json",
     "title": "Loreweave frame",
     "description": "One MessagePack map; the payload's schema depends on `type`.",
     "type": "object",
@@ -27,7 +30,10 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
         "version": {"type": "string", "pattern": r"^\d+\.\d+$", "description": "Payload schema version."},
         "type": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"},
         "id": {**_ULID, "description": "Unique, time-sortable ULID; also the Nats-Msg-Id header."},
-        "ts": {"type": "integer", "minimum": 0, "description": "Microseconds since the Unix epoch."},
+        "ts": {
+            "type": "integer", "minimum": MIN_TS_US, "maximum": 253_402_300_799_000_000,
+            "description": "Microseconds (not milliseconds) since the Unix epoch.",
+        },
         "world": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
         "source": {"type": "string", "minLength": 1, "maxLength": 128},
         "correlation_id": _ULID,
@@ -40,7 +46,8 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
 def event_schema(cls: type[Event]) -> dict[str, Any]:
     """The JSON Schema of one event's payload, with its type and version."""
     schema = cls.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$schema"] = SCHEMA_DIALECT
+    schema["$id"] = f"{cls.TYPE}.schema.json"
     schema["x-loreweave-type"] = cls.TYPE
     schema["x-loreweave-version"] = cls.VERSION
     if cls.KEY:
@@ -48,66 +55,15 @@ def event_schema(cls: type[Event]) -> dict[str, Any]:
     return schema
 
 
-def asyncapi_document(registry: EventRegistry = default_registry) -> dict[str, Any]:
-    """An AsyncAPI 3.0 document with one channel, message and operation per event type."""
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
-    for cls in registry:
-        name = cls.TYPE.replace(".", "_")
-        domain, _, event = cls.TYPE.partition(".")
-        messages[name] = {
-            "name": cls.TYPE,
-            "title": cls.__name__,
-            "summary": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
-            "contentType": "application/msgpack",
-            "headers": {
-                "type": "object",
-                "properties": {
-                    "Nats-Msg-Id": {"type": "string", "description": "The frame id."},
-                    "traceparent": {"type": "string", "description": "W3C trace context."},
-                },
-            },
-            "payload": {
-                "allOf": [
-                    {"$ref": "#/components/schemas/Frame"},
-                    {
-                        "type": "object",
-                        "properties": {
-                            "type": {"const": cls.TYPE},
-                            "payload": {"$ref": f"#/components/schemas/{name}"},
-                        },
-                    },
-                ]
-            },
-        }
-        channels[name] = {
-            "address": f"lw.{{world}}.{domain}.{event}",
-            "parameters": {"world": {"description": "World id."}},
-            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-        }
-        operations[f"publish_{name}"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{name}"},
-            "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
-        }
-    schemas: dict[str, Any] = {"Frame": ENVELOPE_SCHEMA, **_component_schemas(registry)}
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "Loreweave bus",
-            "version": "1.0.0",
-            "description": "Events of Loreweave game worlds on NATS, as MessagePack frames.",
-        },
-        "defaultContentType": "application/msgpack",
-        "servers": {"local": {"host": "127.0.0.1:4222", "protocol": "nats"}},
-        "channels": channels,
-        "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
-    }
+def asyncapi_document(registry: EventRegistry = default_registry, *, server: str | None = None) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of every subject (see :mod:`loreweave.schemas.asyncapi`).
+
+    With ``server`` (``nats://HOST:PORT``), the document names that server.
+    """
+    return build_asyncapi(registry, server=server)
 
 
-def _component_schemas(registry: EventRegistry) -> dict[str, Any]:
+def component_schemas(registry: EventRegistry) -> dict[str, Any]:
     """Every event's schema under its channel name, nested models hoisted beside them."""
     classes = list(registry)
     if not classes:
@@ -125,8 +81,13 @@ def _component_schemas(registry: EventRegistry) -> dict[str, Any]:
     return components
 
 
-def export_schemas(directory: Path, registry: EventRegistry = default_registry) -> list[Path]:
-    """Write ``frame.schema.json``, one ``<type>.schema.json`` per event and ``asyncapi.json``."""
+def export_schemas(
+    directory: Path, registry: EventRegistry = default_registry, *, server: str | None = None
+) -> list[Path]:
+    """Write ``frame.schema.json``, one ``<type>.schema.json`` per event and ``asyncapi.json``.
+
+    With ``server`` (``nats://HOST:PORT``), the AsyncAPI document names that server.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     written = [directory / "frame.schema.json"]
     written[0].write_text(json.dumps(ENVELOPE_SCHEMA, indent=2) + "\n")
@@ -135,6 +96,6 @@ def export_schemas(directory: Path, registry: EventRegistry = default_registry) 
         path.write_text(json.dumps(event_schema(cls), indent=2) + "\n")
         written.append(path)
     path = directory / "asyncapi.json"
-    path.write_text(json.dumps(asyncapi_document(registry), indent=2) + "\n")
+    path.write_text(json.dumps(asyncapi_document(registry, server=server), indent=2) + "\n")
     written.append(path)
     return written

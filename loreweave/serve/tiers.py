@@ -121,6 +121,11 @@ class TierConfig(_Strict):
     env: dict[str, str] = Field(
         default_factory=dict, description="Environment variables of the replica (VLLM_CPU_KVCACHE_SPACE...)."
     )
+    batch_calls: int = Field(
+        default=32, ge=1,
+        description="Calls a router replica sends this tier in one Serve call when they reach it together"
+        " (each is stopped at its deadline); 1 sends every call alone.",
+    )
 
     @field_validator("engine")
     @classmethod
@@ -211,14 +216,18 @@ class RouterConfig(_Strict):
 
 
 class BridgeConfig(_Strict):
-    """The NATS bus bridge deployment (``lw.ai.generate`` → router)."""
+    """The NATS bus bridge (``lw.ai.generate`` → router), run inside every router replica.
+
+    ``num_replicas`` and ``resources`` size the tier-bus endpoint of ``loreweave serve run
+    --tier`` (the bridge has no deployment of its own: it is the router's front door).
+    """
 
     enabled: bool = True
     nats_url: str | None = Field(default=None, description="Default: LOREWEAVE_NATS_URL.")
     subject: str = "lw.ai.generate"
     stream_subject: str = "lw.ai.stream"
     queue: str = "lw-ai-bridge"
-    num_replicas: int = Field(default=1, ge=1)
+    num_replicas: int = Field(default=1, ge=1, description="Replicas of the tier-bus endpoint (serve run --tier).")
     max_in_flight: int = Field(default=1024, ge=1, description="Requests one bridge holds before 'overloaded'.")
     default_timeout_ms: float = Field(default=5000, gt=0, description="Deadline of a request that sets none.")
     resources: Resources = Field(default_factory=lambda: Resources(num_cpus=0.25))

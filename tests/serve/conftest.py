@@ -1,7 +1,7 @@
 """One local Ray (2 CPUs) for the whole session, and the AI application on it with scripted tiers.
 
-The application is the real one (``build_app``): tiers, router and bus bridge as Ray
-Serve deployments, the bridge answering on the session's NATS server.
+The application is the real one (``build_app``): tiers and router as Ray Serve deployments,
+the router's bus bridge answering on the session's NATS server.
 """
 
 from __future__ import annotations
@@ -51,12 +51,11 @@ SCRIPTED_ARGS: dict[str, Any] = {
 
 @dataclass
 class AIApp:
-    """The deployed test application and how to reach it."""
+    """The deployed test application and how to reach it (the router answers on NATS too)."""
 
     config: ServeConfig
     router: Any
     tiers: dict[str, Any]
-    bridge: Any
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +83,7 @@ async def deploy(args: dict[str, Any]) -> AIApp:
     """Deploy an application built from ``args`` and return its handles."""
     from ray import serve
 
-    from loreweave.serve.deployments import BRIDGE_DEPLOYMENT, ROUTER_DEPLOYMENT, build_app
+    from loreweave.serve.deployments import ROUTER_DEPLOYMENT, build_app
 
     config = parse_serve_config(args)
     await asyncio.to_thread(serve.run, build_app(config), name=config.app_name, route_prefix=None)
@@ -93,7 +92,6 @@ async def deploy(args: dict[str, Any]) -> AIApp:
         config=config,
         router=serve.get_deployment_handle(ROUTER_DEPLOYMENT, name),
         tiers={tier: serve.get_deployment_handle(f"tier-{tier}", name) for tier in config.tiers},
-        bridge=serve.get_deployment_handle(BRIDGE_DEPLOYMENT, name) if config.bridge.enabled else None,
     )
 
 

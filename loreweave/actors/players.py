@@ -12,6 +12,7 @@ Emits: ``player.met`` (a player arrived where others are), ``player.left`` (time
 
 from __future__ import annotations
 
+import heapq
 import time
 
 from pydantic import BaseModel, Field
@@ -58,6 +59,57 @@ class PlayersState(BaseModel):
     worlds: dict[str, dict[str, PlayerRecord]] = Field(default_factory=dict)
 
 
+class RegionIndex:
+    """Online players by world and region, so "who is near" reads one region's set, not every player.
+
+    Derived from the state: a world's entry is rebuilt whenever its players' dict is not the
+    one it was built from (the state was restored or the world reloaded), and every change of
+    a record's ``online`` or ``region`` goes through :meth:`place`.
+    """
+
+    def __init__(self) -> None:
+        # The players' dict itself is kept (not its id, which a new dict could reuse).
+        self._worlds: dict[str, tuple[dict[str, PlayerRecord], dict[str, set[str]]]] = {}
+
+    def regions(self, world: str, players: dict[str, PlayerRecord]) -> dict[str, set[str]]:
+        """Region -> online player ids of ``world`` (rebuilt from ``players`` when they were replaced)."""
+        entry = self._worlds.get(world)
+        if entry is None or entry[0] is not players:
+            regions: dict[str, set[str]] = {}
+            for player_id, record in players.items():
+                if record.online:
+                    regions.setdefault(record.region, set()).add(player_id)
+            entry = self._worlds[world] = (players, regions)
+        return entry[1]
+
+    def place(
+        self, world: str, players: dict[str, PlayerRecord], player_id: str, *, online: bool, region: str
+    ) -> None:
+        """Set a player's ``online`` and ``region`` in the record and in the index together."""
+        record = players[player_id]
+        regions = self.regions(world, players)
+        if record.online:
+            members = regions.get(record.region)
+            if members is not None:
+                members.discard(player_id)
+                if not members:
+                    del regions[record.region]
+        record.online, record.region = online, region
+        if online:
+            regions.setdefault(region, set()).add(player_id)
+
+    def near(self, world: str, players: dict[str, PlayerRecord], player_id: str, region: str,
+             limit: int | None = None) -> list[str]:
+        """The other online players in ``region``, sorted by id (the first ``limit`` of them)."""
+        members = self.regions(world, players).get(region, ())
+        others = (other for other in members if other != player_id)
+        return heapq.nsmallest(limit, others) if limit is not None else sorted(others)
+
+    def forget(self, world: str) -> None:
+        """Drop a world's entry."""
+        self._worlds.pop(world, None)
+
+
 class Players(GameActor[PlayersState]):
     """Tracks sessions and profiles.
 
@@ -73,21 +125,24 @@ class Players(GameActor[PlayersState]):
     ) -> None:
         super().__init__(PlayersState(), seed=seed, heartbeat_s=heartbeat_s)
         self.session_timeout_s = session_timeout_s
+        self.regions = RegionIndex()
         self.set_interval("sweep", sweep_s)
 
     def _players(self, world: str) -> dict[str, PlayerRecord]:
         return self.state.worlds.setdefault(world, {})
 
-    def _near(self, world: str, player_id: str, region: str) -> list[str]:
-        return sorted(
-            other for other, record in self._players(world).items()
-            if other != player_id and record.online and record.region == region
-        )
+    def _near(self, world: str, player_id: str, region: str, limit: int | None = None) -> list[str]:
+        return self.regions.near(world, self._players(world), player_id, region, limit)
+
+    def _place(self, world: str, player_id: str, *, online: bool, region: str) -> None:
+        self.regions.place(world, self._players(world), player_id, online=online, region=region)
 
     async def _arrive(self, ctx: Context, player_id: str, region: str) -> None:
-        others = self._near(ctx.frame.world, player_id, region)
-        if others and region:
-            await ctx.emit(PlayerMet(player_id=player_id, region=region, others=others[:MAX_MET]))
+        if not region:
+            return
+        others = self._near(ctx.frame.world, player_id, region, MAX_MET)
+        if others:
+            await ctx.emit(PlayerMet(player_id=player_id, region=region, others=others))
 
     @on("lw.*.player.*", key="player_id")
     async def player_event(self, event: Event, ctx: Context) -> None:
@@ -100,7 +155,7 @@ class Players(GameActor[PlayersState]):
         elif isinstance(event, PlayerLeft):
             record = self._players(ctx.frame.world).get(event.player_id)
             if record is not None:
-                record.online = False
+                self._place(ctx.frame.world, event.player_id, online=False, region=record.region)
         elif isinstance(event, PlayerMoved):
             await self._moved(event, ctx)
         elif not isinstance(event, PlayerMet) and ctx.frame.source != self.name:
@@ -112,8 +167,9 @@ class Players(GameActor[PlayersState]):
         record = self._players(ctx.frame.world).setdefault(event.player_id, PlayerRecord())
         was_online = record.online
         record.name = event.name or record.name or event.player_id
-        record.locale, record.region = event.locale, event.region or record.region
-        record.online, record.last_seen = True, time.time()
+        record.locale = event.locale
+        self._place(ctx.frame.world, event.player_id, online=True, region=event.region or record.region)
+        record.last_seen = time.time()
         if not was_online:
             record.sessions += 1
             await self._arrive(ctx, event.player_id, record.region)
@@ -123,7 +179,7 @@ class Players(GameActor[PlayersState]):
         record.last_seen = time.time()
         if record.region == event.region:
             return
-        record.region = event.region
+        self._place(ctx.frame.world, event.player_id, online=record.online, region=event.region)
         if record.online:
             await self._arrive(ctx, event.player_id, event.region)
 
@@ -141,6 +197,7 @@ class Players(GameActor[PlayersState]):
     async def world_closed(self, event: WorldClosed, ctx: Context) -> None:
         """Forget the world's players."""
         self.state.worlds.pop(ctx.frame.world, None)
+        self.regions.forget(ctx.frame.world)
         self.forget_world(ctx.frame.world)
 
     @every(1.0)
@@ -150,7 +207,7 @@ class Players(GameActor[PlayersState]):
         for world, players in list(self.state.worlds.items()):
             for player_id, record in list(players.items()):
                 if record.online and record.last_seen < cutoff:
-                    record.online = False
+                    self.regions.place(world, players, player_id, online=False, region=record.region)
                     await self.publish(PlayerLeft(player_id=player_id, reason="timeout"), world)
 
     def _record(self, world: str, player_id: str) -> PlayerRecord:

@@ -38,6 +38,7 @@ from loreweave.kb.memory import (
     remember,
 )
 from loreweave.kb.samples import SAMPLE_WORLDS_DIR, ingest_sample_worlds, seed_concepts
+from loreweave.kb.fusion import FUSIONS, Fusion, weighted_fusion
 from loreweave.kb.search import METHODS, Method, SearchHit, reciprocal_rank_fusion, search
 from loreweave.kb.store import KnowledgeBase
 from loreweave.kb.worlds import ensure_world, list_worlds
@@ -45,6 +46,7 @@ from loreweave.kb.worlds import ensure_world, list_worlds
 __all__ = [
     "CONCEPT_KINDS",
     "DIMENSIONS",
+    "FUSIONS",
     "MAX_CHUNK_CHARS",
     "METHODS",
     "MODEL_NAME",
@@ -57,6 +59,7 @@ __all__ = [
     "ConceptKind",
     "ConceptVersion",
     "Embedder",
+    "Fusion",
     "IngestProgress",
     "IngestReport",
     "KnowledgeBase",
@@ -96,4 +99,5 @@ __all__ = [
     "search_handler",
     "seed_concepts",
     "split_text",
+    "weighted_fusion",
 ]

@@ -1,21 +1,37 @@
-"""Hybrid lore search: HNSW vector search plus full text, fused by reciprocal rank.
+"""Hybrid lore search: HNSW vector search plus full text, fused by weighted scores.
 
 A search in a world sees that world's lore and global lore; a search with no world
-sees global lore only.
+sees global lore only. How the two lists are merged is :mod:`loreweave.kb.fusion`.
+
+A vector query filtered to a world walks the HNSW index first and filters afterwards;
+with many chunks of other worlds near the query (pgvector 0.6 has no iterative scans)
+it can come back short, even empty. A short list is then redone as an exact scan of
+the scope, so a search never returns fewer than ``k`` rows while ``k`` exist in scope.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
 import asyncpg
 
 from loreweave.kb.errors import KnowledgeBaseError
+from loreweave.kb.fusion import (
+    FUSIONS,
+    RRF_K,
+    Fusion,
+    idf,
+    reciprocal_rank_fusion,
+    text_coverage,
+    weighted_fusion,
+)
 from loreweave.kb.store import KnowledgeBase
 from loreweave.kb.worlds import require_world
+
+logger = logging.getLogger(__name__)
 
 Method = Literal["hybrid", "vector", "text"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -23,20 +39,26 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 50
 #: How many candidates each method contributes to the fusion.
 CANDIDATES = 50
-#: The k of reciprocal rank fusion (Cormack et al. 2009): score = sum 1 / (RRF_K + rank).
-RRF_K = 60
 #: HNSW candidate list size: at least CANDIDATES, or the index returns fewer rows.
 EF_SEARCH = 100
+#: Vector searches whose index scan came back short and were redone exactly (since start).
+EXACT_FALLBACKS = {"count": 0}
+
+__all__ = [
+    "CANDIDATES", "EF_SEARCH", "EXACT_FALLBACKS", "FUSIONS", "METHODS", "MAX_K", "RRF_K", "Fusion", "Method",
+    "SearchHit", "check_query", "reciprocal_rank_fusion", "search", "text_query",
+]
 
 _WORD = re.compile(r"[^\W_]+")
+_SCOPE = "(world_id IS NULL OR world_id = $2)"
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     """One chunk found: where it comes from, its text, and why it ranked.
 
-    ``score`` is the fused RRF score (hybrid), the cosine similarity (vector) or the
-    ``ts_rank`` (text). ``vector_rank``/``text_rank`` are its 1-based places in each
+    ``score`` is the fused score (hybrid: see :mod:`loreweave.kb.fusion`), the cosine
+    similarity (vector) or the ``ts_rank`` (text). ``vector_rank``/``text_rank`` are its 1-based places in each
     method's list, None where that method did not find it.
     """
 
@@ -81,15 +103,6 @@ def text_query(query: str) -> str:
     return " | ".join(list(words)[:64])
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse ranked id lists: each id scores sum(1 / (k + rank)); best first, ties by id."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
 async def search(
     kb: KnowledgeBase,
     query: str,
@@ -98,13 +111,15 @@ async def search(
     k: int = 5,
     method: Method = "hybrid",
     query_vector: Any = None,
+    fusion: Fusion = "weighted",
 ) -> list[SearchHit]:
     """The ``k`` chunks of global plus ``world`` lore that best answer ``query``.
 
-    ``query_vector`` reuses an embedding of ``query`` already computed.
+    ``query_vector`` reuses an embedding of ``query`` already computed. ``fusion`` picks
+    how hybrid search merges its lists (``rrf`` is the former default, kept to compare).
 
     Raises:
-        KnowledgeBaseError: empty or over-long query, ``k`` out of range, unknown method.
+        KnowledgeBaseError: empty or over-long query, ``k`` out of range, unknown method or fusion.
         UnknownWorldError: ``world`` is not known.
     """
     text = check_query(query)
@@ -112,6 +127,8 @@ async def search(
         raise KnowledgeBaseError("k", f"must be an integer from 1 to {MAX_K}, got {k!r}")
     if method not in METHODS:
         raise KnowledgeBaseError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+    if fusion not in FUSIONS:
+        raise KnowledgeBaseError("fusion", f"must be one of {', '.join(FUSIONS)}, got {fusion!r}")
     await require_world(kb.pool, world)
     depth = k if method != "hybrid" else max(k, CANDIDATES)
     vector = None
@@ -124,10 +141,13 @@ async def search(
             ranked = [(row["id"], float(row["similarity"])) for row in vector_rows]
         elif method == "text":
             ranked = [(row["id"], float(row["rank"])) for row in text_rows]
-        else:
+        elif fusion == "rrf":
             ranked = reciprocal_rank_fusion(
                 [[row["id"] for row in vector_rows], [row["id"] for row in text_rows]]
             )
+        else:
+            ids = list(dict.fromkeys([row["id"] for row in vector_rows] + [row["id"] for row in text_rows]))
+            ranked = await _weighted(conn, text, vector, world, ids)
         ranked = ranked[:k]
         details = await _chunk_details(conn, [chunk_id for chunk_id, _ in ranked])
     vector_ranks = {row["id"]: rank for rank, row in enumerate(vector_rows, start=1)}
@@ -153,11 +173,11 @@ async def _vector_candidates(
     conn: asyncpg.Connection, vector: Any, world: str | None, limit: int
 ) -> list[asyncpg.Record]:
     await conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}")
-    return await conn.fetch(
-        """
+    rows = await conn.fetch(
+        f"""
         SELECT id, 1 - (embedding <=> $1) AS similarity
           FROM kb_chunks
-         WHERE world_id IS NULL OR world_id = $2
+         WHERE {_SCOPE}
          ORDER BY embedding <=> $1
          LIMIT $3
         """,
@@ -165,6 +185,30 @@ async def _vector_candidates(
         world,
         limit,
     )
+    if len(rows) >= limit:
+        return rows
+    # The index walk ran out of candidates before the filter kept enough. Ordering by an
+    # expression the index cannot serve makes the planner scan the scope exactly (through
+    # the world index): cheap, because a short answer means the scope is small.
+    exact = await conn.fetch(
+        f"""
+        SELECT id, 1 - (embedding <=> $1) AS similarity
+          FROM kb_chunks
+         WHERE {_SCOPE}
+         ORDER BY (embedding <=> $1) + 0
+         LIMIT $3
+        """,
+        vector,
+        world,
+        limit,
+    )
+    if len(exact) > len(rows):
+        EXACT_FALLBACKS["count"] += 1
+        logger.info(
+            "kb search: the vector index gave %d of %d rows in scope %s; answered by an exact scan (%d rows)",
+            len(rows), limit, world or "global", len(exact),
+        )
+    return exact
 
 
 async def _text_candidates(
@@ -185,6 +229,43 @@ async def _text_candidates(
         world,
         limit,
     )
+
+
+async def _weighted(
+    conn: asyncpg.Connection, query: str, vector: Any, world: str | None, ids: list[int]
+) -> list[tuple[int, float]]:
+    """Weighted fusion of the candidates ``ids``: their similarity and IDF-weighted text coverage."""
+    if not ids:
+        return []
+    terms: list[str] = await conn.fetchval(
+        "SELECT coalesce(array_agg(DISTINCT lexeme), '{}') FROM unnest(to_tsvector('english', $1))", query
+    )
+    weights: dict[str, float] = {}
+    if terms:
+        counts = await conn.fetch(
+            f"""
+            SELECT t.term,
+                   (SELECT count(*) FROM kb_chunks WHERE {_SCOPE} AND tsv @@ quote_literal(t.term)::tsquery) AS df
+              FROM unnest($1::text[]) AS t(term)
+            """,
+            terms,
+            world,
+        )
+        in_scope = await conn.fetchval(f"SELECT count(*) FROM kb_chunks WHERE {_SCOPE.replace('$2', '$1')}", world)
+        weights = {row["term"]: idf(row["df"], in_scope) for row in counts}
+    rows = await conn.fetch(
+        """
+        SELECT id, 1 - (embedding <=> $2) AS similarity,
+               array(SELECT t FROM unnest($3::text[]) AS t WHERE tsv @@ quote_literal(t)::tsquery) AS matched
+          FROM kb_chunks WHERE id = ANY($1::bigint[])
+        """,
+        ids,
+        vector,
+        terms,
+    )
+    similarity = {row["id"]: float(row["similarity"]) for row in rows}
+    coverage = {row["id"]: text_coverage(row["matched"], weights) for row in rows}
+    return weighted_fusion(similarity, coverage)
 
 
 async def _chunk_details(conn: asyncpg.Connection, ids: list[int]) -> dict[int, asyncpg.Record]:

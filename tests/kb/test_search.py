@@ -53,7 +53,10 @@ async def test_hits_carry_their_source_scores_and_ranks(sample_kb: KnowledgeBase
     assert top.source == "lantern-guild.md" and top.title == "The Lantern Guild"
     assert top.world == SAMPLE_WORLD and "Merrin Wick" in top.text
     assert top.vector_rank is not None and top.text_rank is not None
-    assert top.score == pytest.approx(1 / (60 + top.vector_rank) + 1 / (60 + top.text_rank))
+    assert 0 < top.score <= 1  # weighted fusion: normalised similarity and text coverage
+    rrf = await search(sample_kb, "Who founded the Lantern Guild?", world=SAMPLE_WORLD, k=1, fusion="rrf")
+    assert rrf[0].vector_rank is not None and rrf[0].text_rank is not None
+    assert rrf[0].score == pytest.approx(1 / (60 + rrf[0].vector_rank) + 1 / (60 + rrf[0].text_rank))
     assert top.to_dict()["heading_path"] == ["The Lantern Guild", "Origins and Charter"]
 
 
@@ -86,6 +89,7 @@ async def test_a_world_sees_its_lore_and_global_lore_but_not_other_worlds(
         ({"query": "bells", "k": 0}, "k"),
         ({"query": "bells", "k": 51}, "k"),
         ({"query": "bells", "method": "magic"}, "method"),
+        ({"query": "bells", "fusion": "average"}, "fusion"),
         ({"query": "bells", "world": "bad world!"}, "world"),
     ],
 )

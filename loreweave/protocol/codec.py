@@ -25,6 +25,8 @@ _MAX_SOURCE = 128
 MAX_PAYLOAD_DEPTH = 32
 #: Latest ``ts`` accepted, 9999-12-31T23:59:59Z: a later time has no ``datetime`` to journal it as.
 MAX_TS_US = 253_402_300_799_000_000
+#: Earliest ``ts`` accepted, 2000-01-01T00:00:00Z: a time in milliseconds (a common client mistake) is below it.
+MIN_TS_US = 946_684_800_000_000
 # Values stored as they are by JSON (and jsonb); MessagePack ints always fit in 64 bits.
 _SCALARS = frozenset({str, int, bool, type(None)})
 _LW = f"{ROOT}."
@@ -218,7 +220,7 @@ def _check_envelope(wire: Mapping[str, Any]) -> None:
         if (
             _FAST_FIELDS.fullmatch(joined)
             and type(ts) is int
-            and 0 <= ts <= MAX_TS_US
+            and MIN_TS_US <= ts <= MAX_TS_US
             and (causation is None or (type(causation) is str and _FRAME_ID.fullmatch(causation)))
             and type(source) is str
             and 0 < len(source) <= _MAX_SOURCE
@@ -252,8 +254,11 @@ def _explain_envelope(wire: Mapping[str, Any]) -> None:
     if causation is not None and not is_frame_id(causation):
         raise FrameError("causation_id", f"must be a ULID or nil, got {causation!r}")
     ts = wire["ts"]
-    if type(ts) is not int or not 0 <= ts <= MAX_TS_US:
-        raise FrameError("ts", f"must be an integer of microseconds from 0 to {MAX_TS_US}, got {ts!r}")
+    if type(ts) is not int or not MIN_TS_US <= ts <= MAX_TS_US:
+        hint = " (milliseconds? ts is in microseconds)" if type(ts) is int and 0 <= ts < MIN_TS_US else ""
+        raise FrameError(
+            "ts", f"must be an integer of microseconds from {MIN_TS_US} (2000-01-01) to {MAX_TS_US}, got {ts!r}{hint}"
+        )
     source = wire["source"]
     if not isinstance(source, str) or not 0 < len(source) <= _MAX_SOURCE:
         raise FrameError("source", f"must be a string of 1 to {_MAX_SOURCE} characters")

@@ -299,6 +299,7 @@ class _Builder:
             "parameters": _parameters(request.subject),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
             "x-loreweave-answered-by": request.answered_by,
+            "x-loreweave-callers": _callers(request),
             "x-loreweave-internal": request.internal,
         }
         self.channels[reply_channel] = {
@@ -359,6 +360,18 @@ def _dead_letter_message() -> dict[str, Any]:
             "payload": "<the frame's MessagePack bytes>",
         }],
     }
+
+
+def _callers(request: table.Request) -> list[str]:
+    """The roles whose permissions let them send ``request`` (see ``loreweave/security/roles.py``)."""
+    if not request.subject.startswith("lw.rpc."):
+        return ["actor-node", "ai"]
+    callers = ["game-server", "actor-node"]
+    if request.type.startswith("kb."):
+        callers.append("designer")
+    if request.type in ("registry.query", "qos.get_status", "version.get_report"):
+        callers.append("ops")
+    return callers
 
 
 def _parameters(address: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loreweave.protocol.codec import MIN_TS_US as CODEC_MIN_TS_US
+
 #: Every event schema is JSON Schema of this dialect (``$defs``, ``prefixItems``...).
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: JetStream drops a second frame with the same ``Nats-Msg-Id`` within this window.
@@ -18,7 +20,7 @@ PLAYER_SESSION_TIMEOUT_S = 60
 #: Largest frame an actor decodes; a larger one is dead-lettered ``too_large``.
 MAX_FRAME_BYTES = 512 * 1024
 #: Earliest ``ts`` accepted (2000-01-01T00:00:00Z in microseconds): a time in milliseconds is below it.
-MIN_TS_US = 946_684_800_000_000
+MIN_TS_US = CODEC_MIN_TS_US
 #: The JetStream stream of game events, and the one keeping dead letters.
 EVENTS_STREAM = "LOREWEAVE"
 DLQ_STREAM = "LOREWEAVE_DLQ"

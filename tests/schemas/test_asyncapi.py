@@ -139,3 +139,18 @@ def test_server_comes_from_the_url_given_without_credentials(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as refused:
         asyncapi_document(server="http://example.com")
     assert refused.value.field == "--server"
+
+
+def test_a_frame_with_ts_in_milliseconds_is_refused_as_the_document_says() -> None:
+    import time
+
+    import msgpack
+
+    from loreweave.protocol import Frame, FrameError, decode_frame, encode_frame
+
+    wire = msgpack.unpackb(encode_frame(Frame(type="player.moved", world="w1", payload={}, source="game")))
+    wire["ts"] = int(time.time() * 1000)
+    with pytest.raises(FrameError) as refused:
+        decode_frame(msgpack.packb(wire))
+    assert refused.value.field == "ts" and refused.value.code == "malformed" and "milliseconds" in str(refused.value)
+    assert str(table.MIN_TS_US) in asyncapi_document()["info"]["description"]

@@ -8,6 +8,8 @@ import fcntl
 import importlib
 import logging
 import os
+import socket
+from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
 import click
@@ -16,8 +18,8 @@ from loreweave.actors.runtime import Actor, ActorNode, Bus, StreamLimits, config
 from loreweave.cli.connection import as_role, credential_lines, forget_embedded_url, record_embedded_url
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
-from loreweave.embedded import nats_url
-from loreweave.security.credentials import redact_url
+from loreweave.embedded import EmbeddedNats, nats_url
+from loreweave.security.credentials import redact_url, without_userinfo
 from loreweave.protocol import ConfigError
 
 logger = logging.getLogger("loreweave.up")
@@ -106,16 +108,54 @@ def data_dir_lock(settings: Settings) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def world_services(settings: Settings) -> AsyncIterator[tuple[str, Database]]:
-    """The bus URL and the migrated database, embedded ones started when none is configured."""
+async def world_services(settings: Settings, port: int | None = None) -> AsyncIterator[tuple[str, Database]]:
+    """The bus URL and the migrated database, embedded ones started when none is configured
+    (the embedded NATS on ``port``, else a free one)."""
     with data_dir_lock(settings):
-        async with _world_services(settings) as services:
+        async with _world_services(settings, port) as services:
             yield services
 
 
 @contextlib.asynccontextmanager
-async def _world_services(settings: Settings) -> AsyncIterator[tuple[str, Database]]:
-    async with nats_url(settings.nats_url, settings.data_dir) as url:
+async def _embedded_nats(settings: Settings, port: int | None) -> AsyncIterator[str]:
+    if port is None or settings.nats_url:
+        async with nats_url(settings.nats_url, settings.data_dir) as url:
+            yield url
+        return
+    server = EmbeddedNats(settings.data_dir / "nats", port=check_free_port(port))
+    await server.start()
+    try:
+        yield server.client_url("actor-node")
+    finally:
+        await server.stop()
+
+
+def check_free_port(port: int) -> int:
+    """``port`` if nothing listens on it on 127.0.0.1.
+
+    Raises:
+        ConfigError: naming ``--port`` when it is taken (a system NATS on 4222, another world).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigError("--port", f"127.0.0.1:{port} is not free ({exc.strerror})") from None
+    return port
+
+
+def write_contract(settings: Settings, url: str) -> Path:
+    """Write the contract of this bus (``schemas export --server``) into ``DATA_DIR/schemas``."""
+    from loreweave.schemas import export_schemas
+
+    directory = settings.data_dir / "schemas"
+    export_schemas(directory, server=without_userinfo(url))
+    return directory / "asyncapi.json"
+
+
+@contextlib.asynccontextmanager
+async def _world_services(settings: Settings, port: int | None = None) -> AsyncIterator[tuple[str, Database]]:
+    async with _embedded_nats(settings, port) as url:
         if not settings.nats_url:
             record_embedded_url(settings, url)
         try:
@@ -127,11 +167,12 @@ async def _world_services(settings: Settings) -> AsyncIterator[tuple[str, Databa
 
 
 async def run_up(
-    settings: Settings, *, players: int, seed: int, stop_after_s: float | None = None
+    settings: Settings, *, players: int, seed: int, stop_after_s: float | None = None, port: int | None = None
 ) -> None:
-    """Run the world until SIGTERM/SIGINT (or ``stop_after_s``)."""
-    async with world_services(settings) as (url, database):
+    """Run the world until SIGTERM/SIGINT (or ``stop_after_s``); the embedded NATS on ``port``."""
+    async with world_services(settings, port) as (url, database):
         click.echo(f"loreweave: bus at {redact_url(url)}; database migrated")
+        click.echo(f"loreweave: contract of this bus (AsyncAPI + JSON Schema): {write_contract(settings, url)}")
         if not settings.nats_url:
             click.echo("\n".join(credential_lines(settings)))
         writer_bus = await Bus.connect(url, name="loreweave-npc-writer")
@@ -187,8 +228,12 @@ async def _simulate(url: str, players: int, seed: int) -> None:
 @click.option("--players", default=5, show_default=True, help="Simulated players (0: none).")
 @click.option("--seed", default=7, show_default=True, help="Seed of every random choice.")
 @click.option("--for", "stop_after_s", type=float, default=None, help="Stop after this many seconds.")
-def up_command(players: int, seed: int, stop_after_s: float | None) -> None:
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port of the embedded NATS (default: a free one; refused if taken).")
+def up_command(players: int, seed: int, stop_after_s: float | None, port: int | None) -> None:
     """Run a living world: embedded NATS and PostgreSQL, every actor, a simulated game server."""
     settings = load_settings()
     configure_telemetry(settings.otel_exporter, "loreweave-up")
-    asyncio.run(run_up(settings, players=players, seed=seed, stop_after_s=stop_after_s))
+    if port is not None and settings.nats_url:
+        raise ConfigError("--port", "sets the embedded NATS's port; LOREWEAVE_NATS_URL names another server")
+    asyncio.run(run_up(settings, players=players, seed=seed, stop_after_s=stop_after_s, port=port))

@@ -1,19 +1,28 @@
 """How many concurrent players one actor process serves with p99 reaction latency under 100 ms.
 
 Starts an embedded nats-server and every actor in a child process (``loreweave run --actors all``),
-then plays the world with rising player counts (the simulated game server runs in this process).
-Each player acts about once per ``--think`` seconds (move, talk, quest, buy) and sends a heartbeat
-every 3 s. The reaction latency is from publishing a frame to seeing the first frame an actor
-emitted because of it. Stops at the first count over the target.
+all in a fresh temporary data dir, then plays the world with rising player counts. The simulated
+game server runs in a process of its own for each count (``loreweave.simulate.server_process``:
+pre-encoded frames, its own frames not echoed back), and its CPU is reported next to the
+actors' and the nats-server's, so a run shows whether the game server was the bottleneck.
+Each player acts about once per ``--think`` seconds (move, talk, quest, buy) and sends a
+heartbeat every 3 s. The reaction latency is from publishing a frame to seeing the first frame
+an actor emitted because of it. Stops at the first count over the target.
 
-    .venv/bin/python benchmarks/ccu.py                       # about 2-3 minutes
-    .venv/bin/python benchmarks/ccu.py --levels 50,100 --seconds 10
+Each level's figures are appended to ``benchmarks/results/ccu.csv`` under ``--label``, and
+``benchmarks/results/ccu.png`` plots p50 and p99 against players for every label there
+(a table is printed instead when matplotlib is missing).
+
+    .venv/bin/python benchmarks/ccu.py                       # several minutes
+    .venv/bin/python benchmarks/ccu.py --levels 50,100 --seconds 10 --label quick
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import json
 import math
 import os
 import signal
@@ -21,17 +30,63 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+import psutil
 
-from loreweave.actors.runtime import Bus, RequestError, frame_for
-from loreweave.embedded import EmbeddedNats
-from loreweave.schemas import SettingsGet
-from loreweave.simulate import SimulationReport, simulate
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from loreweave.actors.runtime import Bus, RequestError, frame_for  # noqa: E402
+from loreweave.embedded import EmbeddedNats  # noqa: E402
+from loreweave.schemas import SettingsGet  # noqa: E402
 
 TARGET_P99_MS = 100.0
+RESULTS = REPO / "benchmarks" / "results"
+COLUMNS = ("label", "date", "players", "p50_ms", "p95_ms", "p99_ms", "events_per_s", "errors",
+           "game_server_cpu", "actors_cpu", "nats_cpu", "box_busy")
+
+
+@dataclass
+class Level:
+    """One player count's figures; CPU as fractions of one core over the level's wall time."""
+
+    players: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    events_per_s: float
+    errors: int
+    game_server_cpu: float
+    actors_cpu: float
+    nats_cpu: float
+    box_busy: float
+
+    @property
+    def game_server_share(self) -> float:
+        """The game server's part of the CPU the three processes used."""
+        used = self.game_server_cpu + self.actors_cpu + self.nats_cpu
+        return self.game_server_cpu / used if used else 0.0
+
+
+class CpuMeter:
+    """CPU seconds of a process and its children (PostgreSQL under the actors) between two reads."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+
+    def read(self) -> float:
+        total = 0.0
+        for proc in [self.process, *self.process.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            except psutil.NoSuchProcess:
+                continue
+        return total
 
 
 async def wait_for_actors(url: str, timeout_s: float = 60.0) -> None:
@@ -51,33 +106,66 @@ async def wait_for_actors(url: str, timeout_s: float = 60.0) -> None:
         await bus.close()
 
 
-async def run(levels: list[int], seconds: float, think_s: float, seed: int, console: Console) -> list[SimulationReport]:
-    """Run the levels in order, stopping after the first whose p99 misses the target."""
+async def play_level(env: dict[str, str], args: argparse.Namespace, players: int, actors: CpuMeter,
+                     nats: CpuMeter) -> Level:
+    """Run the game server process for one player count; its report and everyone's CPU."""
+    before = (actors.read(), nats.read(), psutil.cpu_times())
+    started = time.perf_counter()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "loreweave.simulate.server_process", "--players", str(players),
+        "--seconds", str(args.seconds), "--think", str(args.think), "--seed", str(args.seed),
+        env=env, cwd=env["LOREWEAVE_DATA_DIR"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await server.communicate()
+    wall = time.perf_counter() - started
+    box = psutil.cpu_times()
+    if server.returncode != 0:
+        raise RuntimeError(f"the game server process failed ({server.returncode}): {err.decode()[-2000:]}")
+    report: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    busy_before = sum(before[2]) - before[2].idle - getattr(before[2], "iowait", 0.0)
+    busy_after = sum(box) - box.idle - getattr(box, "iowait", 0.0)
+    cores = psutil.cpu_count() or 1
+    latency = report["latency_ms"]
+
+    def ms(key: str) -> float:
+        return math.nan if latency[key] is None else float(latency[key])
+
+    return Level(
+        players=players, p50_ms=ms("p50"), p95_ms=ms("p95"), p99_ms=ms("p99"),
+        events_per_s=float(report["events_per_s"]), errors=int(report["errors"]),
+        game_server_cpu=report["cpu_s"] / report["wall_s"],
+        actors_cpu=(actors.read() - before[0]) / wall, nats_cpu=(nats.read() - before[1]) / wall,
+        box_busy=(busy_after - busy_before) / (sum(box) - sum(before[2])) * cores if sum(box) > sum(before[2]) else 0.0,
+    )
+
+
+async def run(args: argparse.Namespace, levels: list[int]) -> list[Level]:
+    """Run the levels in order in a fresh data dir, stopping after the first whose p99 misses the target."""
     with tempfile.TemporaryDirectory(prefix="lw-ccu-") as tmp:
         server = EmbeddedNats(Path(tmp) / "nats")
         await server.start()
-        # A fresh data dir too: the actors' embedded PostgreSQL must not carry snapshots of an earlier run.
+        # A fresh data dir (and working dir): no stream position, snapshot or database of an earlier run.
         env = {**os.environ, "LOREWEAVE_NATS_URL": server.client_url(), "LOREWEAVE_LOG_LEVEL": "WARNING",
-               "LOREWEAVE_DATA_DIR": str(Path(tmp) / "data"), "LOREWEAVE_PAYMENTS_PROVIDER": "test"}
+               "LOREWEAVE_DATA_DIR": str(Path(tmp) / "data"), "LOREWEAVE_PAYMENTS_PROVIDER": "test",
+               "PYTHONPATH": str(REPO)}
+        Path(env["LOREWEAVE_DATA_DIR"]).mkdir()
         actors = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "loreweave", "run", "--actors", "all", "--seed", str(seed),
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            sys.executable, "-m", "loreweave", "run", "--actors", "all", "--seed", str(args.seed),
+            env=env, cwd=env["LOREWEAVE_DATA_DIR"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        reports: list[SimulationReport] = []
+        results: list[Level] = []
         try:
             await wait_for_actors(server.client_url())
+            nats_pid = next(child.pid for child in psutil.Process().children() if "nats-server" in child.name())
             for players in levels:
-                report = await simulate(
-                    server.client_url(), players, seconds / 60, seed, progress=False, clock_speed=60, think_s=think_s,
-                    settle_s=0.5, handled_wait_s=0,
-                )
-                reports.append(report)
-                p99 = report.latency_ms.p99
-                console.print(
-                    f"{players:>5} players: p99 {p99:7.1f} ms, p50 {report.latency_ms.p50:5.1f} ms, "
-                    f"{report.events_per_s:7.0f} events/s, errors {report.errors}, dead letters {report.dead_letters}"
-                )
-                if math.isnan(p99) or p99 >= TARGET_P99_MS:
+                level = await play_level(env, args, players, CpuMeter(actors.pid), CpuMeter(nats_pid))
+                results.append(level)
+                print(f"{players:>5} players: reaction p50 {level.p50_ms:6.1f} ms  p99 {level.p99_ms:7.1f} ms,"
+                      f" {level.events_per_s:6.0f} events/s, errors {level.errors};"
+                      f" CPU (cores): actors {level.actors_cpu:.2f}, game server {level.game_server_cpu:.2f}"
+                      f" ({level.game_server_share:.0%} of the three), nats {level.nats_cpu:.2f},"
+                      f" whole box {level.box_busy:.2f} of {psutil.cpu_count()}", flush=True)
+                if math.isnan(level.p99_ms) or level.p99_ms >= TARGET_P99_MS:
                     break
         finally:
             actors.send_signal(signal.SIGTERM)
@@ -86,35 +174,89 @@ async def run(levels: list[int], seconds: float, think_s: float, seed: int, cons
             except TimeoutError:
                 actors.kill()
             await server.stop()
-        return reports
+        return results
+
+
+def save(results: list[Level], label: str, directory: Path) -> list[dict[str, str]]:
+    """Append this run's levels to ``ccu.csv``; every row in it (this run's and earlier ones)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "ccu.csv"
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(COLUMNS)
+        for r in results:
+            writer.writerow([label, date, r.players, f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.p99_ms:.1f}",
+                             f"{r.events_per_s:.0f}", r.errors, f"{r.game_server_cpu:.2f}", f"{r.actors_cpu:.2f}",
+                             f"{r.nats_cpu:.2f}", f"{r.box_busy:.2f}"])
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def plot(rows: list[dict[str, str]], path: Path) -> bool:
+    """p50 and p99 reaction latency against players, one colour per label; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    runs: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        runs.setdefault((row["label"], row["date"]), []).append(row)
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for index, ((label, date), levels) in enumerate(runs.items()):
+        levels.sort(key=lambda row: int(row["players"]))
+        players = [int(row["players"]) for row in levels]
+        colour = f"C{index % 10}"
+        axes.plot(players, [float(row["p99_ms"]) for row in levels], "o-", color=colour, label=f"{label} p99 ({date})")
+        axes.plot(players, [float(row["p50_ms"]) for row in levels], "s--", color=colour, label=f"{label} p50")
+    axes.axhline(TARGET_P99_MS, color="grey", linestyle=":", label=f"target p99 {TARGET_P99_MS:.0f} ms")
+    axes.set_xlabel("concurrent players")
+    axes.set_ylabel("reaction latency (ms)")
+    axes.set_yscale("log")
+    axes.set_title(f"benchmarks/ccu.py on {psutil.cpu_count()} CPUs")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", default="50,100,200,300,400,600,800", help="Player counts to try, in order.")
+    parser.add_argument("--levels", default="50,100,200,300,400,600,800,1000,1500,2000",
+                        help="Player counts to try, in order.")
     parser.add_argument("--seconds", type=float, default=15.0, help="Real seconds of play per level.")
     parser.add_argument("--think", type=float, default=1.0, help="Mean seconds between a player's actions.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--label", default="run", help="Name of this run in ccu.csv and the plot.")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Where ccu.csv and ccu.png go.")
     args = parser.parse_args()
-    console = Console()
     levels = [int(level) for level in args.levels.split(",")]
     started = time.monotonic()
-    reports = asyncio.run(run(levels, args.seconds, args.think, args.seed, console))
-    table = Table(title=f"CCU benchmark ({os.cpu_count()} CPUs, {args.seconds:.0f} s per level, "
-                        f"1 action per {args.think:g} s per player)")
-    for column in ("players", "events/s", "reaction p50", "p95", "p99", "request p99", "errors"):
-        table.add_column(column, justify="right")
-    for r in reports:
-        table.add_row(str(r.players), f"{r.events_per_s:,.0f}", f"{r.latency_ms.p50:.1f} ms", f"{r.latency_ms.p95:.1f} ms",
-                      f"{r.latency_ms.p99:.1f} ms", f"{r.request_ms.p99:.1f} ms", str(r.errors))
-    console.print(table)
-    passing = [r for r in reports if r.latency_ms.p99 < TARGET_P99_MS]
+    results = asyncio.run(run(args, levels))
+    print(f"CCU benchmark ({psutil.cpu_count()} CPUs, {args.seconds:g} s per level, 1 action per {args.think:g} s"
+          f" per player), run took {time.monotonic() - started:.0f} s")
+    print(f"{'players':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'events/s':>9} {'game server CPU':>16}")
+    for r in results:
+        print(f"{r.players:>8} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.events_per_s:>9.0f}"
+              f" {r.game_server_cpu:>9.2f} ({r.game_server_share:.0%})")
+    passing = [r for r in results if r.p99_ms < TARGET_P99_MS]
     if passing:
         best = max(passing, key=lambda r: r.players)
-        console.print(f"highest player count with p99 < {TARGET_P99_MS:.0f} ms: {best.players} "
-                      f"({best.events_per_s:,.0f} events/s); run took {time.monotonic() - started:.0f} s")
+        print(f"highest player count with p99 < {TARGET_P99_MS:.0f} ms: {best.players} ({best.events_per_s:,.0f} events/s)")
     else:
-        console.print(f"no level kept p99 under {TARGET_P99_MS:.0f} ms")
+        print(f"no level kept p99 under {TARGET_P99_MS:.0f} ms")
+    rows = save(results, args.label, args.results)
+    image = args.results / "ccu.png"
+    if plot(rows, image):
+        print(f"figures appended to {args.results / 'ccu.csv'}; plot: {image}")
+    else:
+        print(f"figures appended to {args.results / 'ccu.csv'} (no matplotlib: no plot)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from nats.aio.client import Client
+
 from loreweave.actors.runtime import Bus, RequestError, frame_for
+from loreweave.protocol.headers import MSG_ID
 from loreweave.schemas import (
     Event,
     PaymentPurchase,
@@ -27,6 +30,7 @@ from loreweave.schemas import (
     QuestProgress,
     VersionAnnounced,
 )
+from loreweave.simulate.frames import FrameTemplates
 from loreweave.simulate.observer import SOURCE, Observer
 from loreweave.simulate.world_map import FOES, ITEMS, LOCALES, NPCS, SHOP, neighbours, next_step
 
@@ -55,21 +59,37 @@ class ServerStats:
 
 
 class GameServer:
-    """Publishes a world's frames and sends its requests, noting each for the observer."""
+    """Publishes a world's frames and sends its requests, noting each for the observer.
 
-    def __init__(self, bus: Bus, world: str, observer: Observer, timeout_s: float = 3.0) -> None:
+    With ``wire`` (a connection of its own, ``no_echo``, that the observer listens on), events
+    go out as pre-encoded frames (:mod:`loreweave.simulate.frames`) and the server's own
+    frames are not delivered back to it: the simulator stays cheap next to the actors.
+    """
+
+    def __init__(
+        self, bus: Bus, world: str, observer: Observer, timeout_s: float = 3.0, *, wire: Client | None = None
+    ) -> None:
         self.bus = bus
         self.world = world
         self.observer = observer
         self.timeout_s = timeout_s
         self.stats = ServerStats()
+        self.wire = wire
+        self.templates = FrameTemplates(world, SOURCE)
 
     async def send(self, event: Event) -> None:
         """Publish an event as the game server."""
-        frame = frame_for(event, self.world, SOURCE)
-        self.observer.sent(frame.id)
+        if self.wire is None:
+            frame = frame_for(event, self.world, SOURCE)
+            self.observer.sent(frame.id)
+            self.stats.sent += 1
+            await self.bus.publish(frame)
+            return
+        template = self.templates.template(event)
+        frame_id, data = template.stamp()
+        self.observer.sent(frame_id)
         self.stats.sent += 1
-        await self.bus.publish(frame)
+        await self.wire.publish(template.subject, data, headers={MSG_ID: frame_id})
 
     async def ask(self, request: Event, *, optional: bool = False) -> Any:
         """Send a request; return the reply's payload, or ``None`` after counting the error.

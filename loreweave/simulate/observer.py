@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from loreweave.actors.runtime import Bus
@@ -59,17 +60,19 @@ class Observer:
     refused: set[str] = field(default_factory=set)
     _subscriptions: list[Any] = field(default_factory=list)
 
-    async def start(self, bus: Bus, *, dead_letters: bool = True) -> None:
-        """Subscribe to the world's events and (unless told not to) to dead letters.
+    async def start(self, bus: Bus | Client, *, dead_letters: bool = True) -> None:
+        """Subscribe (on the bus's connection, or on ``bus`` itself when it is a NATS client) to
+        the world's events and (unless told not to) to dead letters.
 
         A game server's credential may not read dead letters: an operator's view, not a player's.
         """
+        nc = bus.nc if isinstance(bus, Bus) else bus
         self._subscriptions = [
-            await bus.nc.subscribe(f"lw.{self.world}.*.*", cb=self._on_frame, pending_msgs_limit=1_000_000),
+            await nc.subscribe(f"lw.{self.world}.*.*", cb=self._on_frame, pending_msgs_limit=1_000_000),
         ]
         if dead_letters:
-            self._subscriptions.append(await bus.nc.subscribe("lw.dlq.*", cb=self._on_dead_letter))
-        await bus.nc.flush()
+            self._subscriptions.append(await nc.subscribe("lw.dlq.*", cb=self._on_dead_letter))
+        await nc.flush()
 
     async def stop(self) -> None:
         """Unsubscribe."""

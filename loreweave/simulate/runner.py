@@ -8,11 +8,14 @@ import random
 import time
 import uuid
 
+from nats.aio.client import Client
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loreweave.actors.runtime import Bus, RequestError, frame_for
 from loreweave.protocol import now_us
+from loreweave.security.credentials import login_options
+from loreweave.security.tls import tls_options
 from loreweave.schemas import (
     RegistryQuery,
     RegistrySnapshot,
@@ -69,11 +72,13 @@ async def simulate(
             credential, which may not read them).
     """
     bus = await Bus.connect(bus_url, name="loreweave-simulator")
+    wire: Client | None = None
     world = world or f"reach-{seed}-{uuid.uuid4().hex[:6]}"
     observer = Observer(world)
-    server = GameServer(bus, world, observer)
     try:
-        await observer.start(bus, dead_letters=dead_letters)
+        wire = await connect_wire(bus_url)
+        server = GameServer(bus, world, observer, wire=wire)
+        await observer.start(wire, dead_letters=dead_letters)
         await _wait_for_actors(server, ready_wait_s)
         started = time.perf_counter()
         deadline = started + minutes * 60
@@ -116,7 +121,22 @@ async def simulate(
         )
     finally:
         await observer.stop()
+        if wire is not None:
+            await wire.close()
         await bus.close()
+
+
+async def connect_wire(bus_url: str) -> Client:
+    """The game server's publishing connection: ``no_echo``, so what it sends never comes back to it.
+
+    The observer subscribes on it too; requests (whose replies it needs) go through the bus.
+    """
+    nc = Client()
+    await nc.connect(
+        bus_url, name="loreweave-simulator-wire", no_echo=True, connect_timeout=3, allow_reconnect=True,
+        max_reconnect_attempts=-1, **login_options(bus_url), **tls_options(),
+    )
+    return nc
 
 
 #: Requests that any world answers; ``versions`` starts last in the catalog, so its answer

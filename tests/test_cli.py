@@ -179,3 +179,48 @@ async def test_sigterm_stops_a_node_with_a_backlog_within_the_drain_bound(nats_s
     assert node.returncode == 0, output.decode()[-2000:]
     assert stopped_in < 2 + 8, f"stopped in {stopped_in:.1f}s"  # the drain bound, the bus's close, the exit
     assert "did not drain within 2s" in output.decode()
+
+
+async def test_request_by_type_or_subject_pretty_prints_the_answer(nats_server_url: str, world: str, start_node) -> None:
+    from loreweave.actors.catalog import build_actors
+
+    await start_node(*build_actors(["world"], seed=1))
+    bus = await Bus.connect(nats_server_url)
+    try:
+        from loreweave.actors.runtime import frame_for
+        from loreweave.schemas import RegionSpec, WorldOpened
+
+        await bus.publish(frame_for(WorldOpened(regions=[RegionSpec(id="harbor", name="The Harbor")]), world, "t"),
+                          durable=True)
+    finally:
+        await bus.close()
+    env = {"LOREWEAVE_NATS_URL": nats_server_url}
+    query = '{"kind": "region", "id": "harbor"}'
+    for _ in range(100):  # the world actor applies world.opened shortly after its ack
+        by_type = await asyncio.to_thread(run, "request", "world.query", "--world", world, "--payload", query, env=env)
+        if '"found": true' in by_type.stdout:
+            break
+        await asyncio.sleep(0.1)
+    assert by_type.returncode == 0, by_type.stderr
+    answer = json.loads(by_type.stdout)
+    assert answer["type"] == "world.answer" and answer["payload"]["value"]["name"] == "The Harbor"
+    assert answer["correlation_id"] == answer["causation_id"]  # the request's id, a root frame
+    by_subject = await asyncio.to_thread(run, "request", f"lw.rpc.{world}.world.query", "--payload", '{"kind": "npc", "id": "nobody"}', env=env)
+    assert by_subject.returncode == 0 and json.loads(by_subject.stdout)["payload"]["found"] is False
+    refused = await asyncio.to_thread(run, "request", "world.query", "--world", world, "--payload", '{"kind": "moon", "id": "x"}', env=env)
+    assert refused.returncode == 2 and "payload.kind" in refused.stderr and "Traceback" not in refused.stderr
+    unknown = await asyncio.to_thread(run, "request", "world.snapshot", "--world", world, env=env)
+    assert unknown.returncode == 2 and "is no request type" in unknown.stderr and "world.query" in unknown.stderr
+
+
+async def test_request_answered_with_sys_error_exits_1_and_shows_it(nats_server_url: str, world: str, start_node) -> None:
+    from loreweave.actors.catalog import build_actors
+
+    await start_node(*build_actors(["world"], seed=1))
+    env = {"LOREWEAVE_NATS_URL": nats_server_url}
+    result = await asyncio.to_thread(run, "request", f"lw.rpc.{world}.world.get_snapshot", env=env)
+    assert result.returncode == 1, result.stderr
+    error = json.loads(result.stdout)
+    assert error["type"] == "sys.error" and error["payload"]["code"] == "bad_request"
+    nobody = await asyncio.to_thread(run, "request", "weather.get_report", "--world", world, "--timeout", "2", env=env)
+    assert nobody.returncode == 2 and "nobody answers on" in nobody.stderr, nobody.stderr

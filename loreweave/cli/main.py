@@ -15,6 +15,7 @@ LAZY_COMMANDS = {
     "up": "loreweave.cli.up:up_command",
     "publish": "loreweave.cli.bus_commands:publish_command",
     "tail": "loreweave.cli.bus_commands:tail_command",
+    "request": "loreweave.cli.request:request_command",
     "schemas": "loreweave.cli.schemas_commands:schemas_group",
     "run": "loreweave.cli.world:run_command",
     "simulate": "loreweave.cli.world:simulate_command",

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         default=10, ge=1, le=300,
         description="Seconds an actor's lease outlives its node: a dead node's actors resume elsewhere after this.",
     )
+    partitions: int = Field(
+        default=64, ge=1, le=4096,
+        description="Partitions worlds hash into (CRC-32 of the world id); nodes share the partitions. Every node "
+        "of a cluster must use the same number.",
+    )
     dlq_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Bytes the LOREWEAVE_DLQ stream keeps; the oldest go first."
     )

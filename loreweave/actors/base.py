@@ -39,6 +39,9 @@ class GameActor(Actor, Generic[S]):
         heartbeat_s: seconds between ``actor.heartbeat`` frames.
     """
 
+    #: Game actors keep every world's state apart in ``state.worlds``: nodes share them by world.
+    placement = "world"
+
     def __init__(self, state: S, *, seed: int = 0, heartbeat_s: float = HEARTBEAT_S) -> None:
         super().__init__()
         self.state: S = state

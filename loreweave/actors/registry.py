@@ -56,6 +56,9 @@ class Registry(GameActor[RegistryState]):
         sweep_s: how often staleness is checked.
     """
 
+    #: The directory spans every world (instances, models): one node keeps all of it.
+    placement = "actor"
+
     name = "registry"
 
     def __init__(

@@ -164,6 +164,25 @@ class StateStore:
         )
         return _row_count(status) == 1
 
+    async def load_keyed_snapshots(self, actors: list[str], *, conn: Executor | None = None) -> list[Snapshot]:
+        """Every keyed snapshot (``key`` not empty) of the named actors: world placement's per-world states."""
+        rows = await (conn or self.pool).fetch(
+            "SELECT actor, key, state, stream_seq, updated_at FROM actor_snapshots"
+            " WHERE actor = ANY($1::text[]) AND key <> ''",
+            actors,
+        )
+        return [Snapshot(r["actor"], r["key"], bytes(r["state"]), r["stream_seq"], r["updated_at"]) for r in rows]
+
+    async def save_keyed_snapshots(self, rows: list[tuple[str, str, bytes]], *, conn: Executor | None = None) -> None:
+        """Save many ``(actor, key, state)`` snapshots at once (keys not empty; no stream sequence)."""
+        if any(not key for _, key, _ in rows):
+            raise QueryError("key", "keyed snapshots need a non-empty key")
+        await (conn or self.pool).executemany(
+            "INSERT INTO actor_snapshots (actor, key, state, stream_seq) VALUES ($1, $2, $3, 0)"
+            " ON CONFLICT (actor, key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+            rows,
+        )
+
     async def delete_snapshot(self, actor: str, key: str = "", *, conn: Executor | None = None) -> bool:
         """Forget the state of ``actor`` (and ``key``); False if there was none."""
         status = await (conn or self.pool).execute(

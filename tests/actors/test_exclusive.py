@@ -1,5 +1,6 @@
-"""Exclusive actors over a real NATS and PostgreSQL: one active instance per actor across nodes,
-consistent answers, timers once, failover with the state saved, fenced commits."""
+"""Placement over a real NATS and PostgreSQL, nodes in one process: world-placed actors run each
+world on one node (answers consistent, timers once), worlds move with their state when a node
+dies or stops, and a node that joins takes its share; actors placed by actor run on one node."""
 
 from __future__ import annotations
 
@@ -7,22 +8,47 @@ import asyncio
 from typing import Any
 
 from loreweave.actors.clock import Clock
-from loreweave.actors.runtime import ActorNode, Bus, frame_for
+from loreweave.actors.journal import Journal
+from loreweave.actors.registry import Registry
+from loreweave.actors.runtime import ActorNode, Bus, RequestError, frame_for
 from loreweave.actors.runtime.exclusive import ExclusiveSettings
+from loreweave.actors.runtime.placement import partition_of
 from loreweave.actors.world import World
 from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened, WorldQuery
 
 from .conftest import eventually
 
-SETTINGS = ExclusiveSettings(lease_ttl=1, snapshot_every_s=0.2)
+PARTITIONS = 16
 
 
-async def exclusive_node(url: str, database: Any, bucket: str, *actors: Any) -> ActorNode:
-    bus = await Bus.connect(url, name="exclusive-node")
-    node = ActorNode(bus, actors, database=database,
-                     exclusive=ExclusiveSettings(lease_ttl=1, snapshot_every_s=0.2, bucket=bucket))
+def settings_for(world: str) -> ExclusiveSettings:
+    """Buckets of this test alone (the NATS server is shared by the whole session)."""
+    tag = world.upper()
+    return ExclusiveSettings(
+        lease_ttl=1, snapshot_every_s=0.2, bucket=f"LW_ACTORS_{tag}", partitions=PARTITIONS,
+        world_bucket=f"LW_PLACEMENT_{tag}", node_bucket=f"LW_NODES_{tag}",
+    )
+
+
+async def placed_node(url: str, database: Any, world: str, *actors: Any) -> ActorNode:
+    bus = await Bus.connect(url, name="placed-node")
+    node = ActorNode(bus, actors, database=database, exclusive=settings_for(world), drain_timeout_s=5)
     await node.start()
     return node
+
+
+def worlds_over_partitions(prefix: str, count: int) -> list[str]:
+    """``count`` worlds in distinct partitions (so every node of a few owns some)."""
+    worlds: list[str] = []
+    taken: set[int] = set()
+    index = 0
+    while len(worlds) < count:
+        name = f"{prefix}{index}"
+        if partition_of(name, PARTITIONS) not in taken:
+            taken.add(partition_of(name, PARTITIONS))
+            worlds.append(name)
+        index += 1
+    return worlds
 
 
 def opened() -> WorldOpened:
@@ -34,61 +60,133 @@ async def flag_of(bus: Bus, world: str, flag: str) -> Any:
     return reply.payload.value if reply.payload.found else None
 
 
-async def test_two_nodes_answer_as_one_and_the_standby_takes_over_with_the_state(
+async def flags_of(bus: Bus, world: str, count: int) -> list[Any]:
+    return [await flag_of(bus, world, f"f{index}") for index in range(count)]
+
+
+def owner(nodes: list[ActorNode], world: str) -> ActorNode | None:
+    owning = [n for n in nodes if n.worlds is not None and world in n.worlds.owned_worlds()]
+    assert len(owning) <= 1, f"{world} runs on {len(owning)} nodes"
+    return owning[0] if owning else None
+
+
+async def stop_all(nodes: list[ActorNode]) -> None:
+    for node in nodes:
+        try:
+            await node.stop()
+        except Exception:
+            pass
+
+
+async def test_two_nodes_share_the_worlds_answer_as_one_and_a_dead_nodes_worlds_move_with_their_state(
     nats_server_url, bus, world, database
 ) -> None:
-    bucket = f"LW_ACTORS_{world.upper()}"
-    first = await exclusive_node(nats_server_url, database, bucket, World(), Clock(speed=600, tick_minutes=10))
-    second = await exclusive_node(nats_server_url, database, bucket, World(), Clock(speed=600, tick_minutes=10))
+    worlds = worlds_over_partitions(world, 6)
+    first = await placed_node(nats_server_url, database, world, World(), Clock(speed=600, tick_minutes=10))
+    second = await placed_node(nats_server_url, database, world, World(), Clock(speed=600, tick_minutes=10))
     nodes = [first, second]
     try:
-        running = [n for n in nodes if n.exclusivity and n.exclusivity.tokens]
-        assert running == [first], "the first node should run both actors, the second stand by"
-        assert set(first.exclusivity.tokens) == {"world", "clock"} and not second.exclusivity.tokens
+        await eventually(lambda: all(len(n.worlds.placement.owned) == PARTITIONS // 2 for n in nodes), timeout=10,
+                         message="each node owns half the partitions")
+        for name in worlds:
+            await bus.publish(frame_for(opened(), name, "test"), durable=True)
+            for index in range(100):
+                await bus.publish(frame_for(WorldFlagSet(flag=f"f{index}", value=index), name, "test"), durable=True)
+        for name in worlds:
+            await eventually(lambda: _equals(flag_of(bus, name, "f99"), 99), timeout=10)
+            assert await flags_of(bus, name, 100) == list(range(100)), f"{name}: flags split or lost"
+        owners = {name: owner(nodes, name) for name in worlds}
+        assert set(owners.values()) == {first, second}, "both nodes should run some of the worlds"
 
-        await bus.publish(frame_for(opened(), world, "test"), durable=True)
-        for index in range(100):
-            await bus.publish(frame_for(WorldFlagSet(flag=f"f{index}", value=index), world, "test"), durable=True)
-        await eventually(lambda: _equals(flag_of(bus, world, "f99"), 99), timeout=10)
-        answers = [await flag_of(bus, world, f"f{index}") for index in range(100)]
-        assert answers == list(range(100)), "a standby answered, or the flags were split between nodes"
+        # Ticks come once per world: its time only moves forward, from one clock.
+        for name in worlds:
+            times = [(await bus.request(frame_for(ClockGetTime(), name, "test"), 3)).payload.game_minutes
+                     for _ in range(5)]
+            assert times == sorted(times)
 
-        # Ticks come once: the time only moves forward, from one clock.
-        times = [(await bus.request(frame_for(ClockGetTime(), world, "test"), 3)).payload.game_minutes
-                 for _ in range(10)]
-        assert times == sorted(times)
-
-        # The state is saved; then the active node dies without a word (its connection just closes).
-        await eventually(lambda: _saved(database, "world"), timeout=5)
+        # The first node dies without a word (its connection just closes) right after more flags.
+        moved = [name for name in worlds if owners[name] is first]
+        for name in moved:
+            await bus.publish(frame_for(WorldFlagSet(flag="late", value="kept"), name, "test"), durable=True)
+        for name in moved:
+            await eventually(lambda: _equals(flag_of(bus, name, "late"), "kept"), timeout=10)
+        first.worlds.placement.pause()  # no hand-over: as if the process froze, then its bus closed
         await first.bus.nc.close()
         loop = asyncio.get_running_loop()
         died = loop.time()
-        await eventually(lambda: {"world", "clock"} <= set(second.exclusivity.tokens), timeout=10)
-        took_over = loop.time() - died
-        assert took_over < 5, f"failover took {took_over:.1f}s"
-        assert [await flag_of(bus, world, f"f{index}") for index in range(100)] == list(range(100))
-        await bus.request(frame_for(ClockGetTime(), world, "test"), 3)
+        await eventually(lambda: all(owner([second], name) is second for name in moved), timeout=10,
+                         message="the dead node's worlds run on the survivor")
+        assert loop.time() - died < 5, f"failover took {loop.time() - died:.1f}s"
+        for name in moved:
+            assert await flags_of(bus, name, 100) == list(range(100)), f"{name} lost flags in the move"
+            assert await flag_of(bus, name, "late") == "kept", f"{name} lost the frame after its last snapshot"
+            await bus.request(frame_for(ClockGetTime(), name, "test"), 3)
     finally:
-        for node in nodes:
-            try:
-                await node.stop()
-            except Exception:
-                pass
+        await stop_all(nodes)
 
 
-async def test_a_graceful_stop_hands_the_actors_over_at_once(nats_server_url, bus, world, database) -> None:
-    bucket = f"LW_ACTORS_{world.upper()}"
-    first = await exclusive_node(nats_server_url, database, bucket, World())
-    second = await exclusive_node(nats_server_url, database, bucket, World())
+async def test_a_graceful_stop_hands_the_worlds_over_and_a_joining_node_takes_its_share(
+    nats_server_url, bus, world, database
+) -> None:
+    worlds = worlds_over_partitions(world, 8)
+    first = await placed_node(nats_server_url, database, world, World())
     try:
-        await bus.publish(frame_for(opened(), world, "test"), durable=True)
-        await bus.publish(frame_for(WorldFlagSet(flag="bridge", value="repaired"), world, "test"), durable=True)
-        await eventually(lambda: _equals(flag_of(bus, world, "bridge"), "repaired"), timeout=10)
+        assert len(first.worlds.placement.owned) == PARTITIONS, "a lone node owns every partition"
+        for name in worlds:
+            await bus.publish(frame_for(opened(), name, "test"), durable=True)
+            await bus.publish(frame_for(WorldFlagSet(flag="bridge", value="repaired"), name, "test"), durable=True)
+        for name in worlds:
+            await eventually(lambda: _equals(flag_of(bus, name, "bridge"), "repaired"), timeout=10)
+
+        second = await placed_node(nats_server_url, database, world, World())
+        third = await placed_node(nats_server_url, database, world, World())
+        nodes = [first, second, third]
+        await eventually(lambda: sorted(len(n.worlds.placement.owned) for n in nodes) == [5, 5, 6], timeout=10,
+                         message="three nodes share 16 partitions 5/5/6")
+        for name in worlds:
+            assert await flag_of(bus, name, "bridge") == "repaired", f"{name} lost its state in the hand-over"
         await first.stop()  # drains, saves, releases: no TTL to wait for
-        await eventually(lambda: "world" in second.exclusivity.tokens, timeout=3)
-        assert await flag_of(bus, world, "bridge") == "repaired"
+        await eventually(lambda: sorted(len(n.worlds.placement.owned) for n in nodes[1:]) == [8, 8], timeout=5)
+        for name in worlds:
+            assert await flag_of(bus, name, "bridge") == "repaired"
     finally:
-        await second.stop()
+        await stop_all([first, *locals().get("nodes", [])[1:]])
+
+
+async def test_actors_placed_by_actor_run_on_one_node(nats_server_url, bus, world, database) -> None:
+    first = await placed_node(nats_server_url, database, world, Registry(), Journal())
+    second = await placed_node(nats_server_url, database, world, Registry(), Journal())
+    try:
+        assert first.worlds is None and second.worlds is None
+        assert set(first.exclusivity.tokens) == {"registry", "journal"} and not second.exclusivity.tokens
+    finally:
+        await stop_all([first, second])
+
+
+async def test_a_request_for_a_world_being_handed_over_gets_a_retryable_error_and_the_bus_retries(
+    nats_server_url, bus, world, database
+) -> None:
+    node = await placed_node(nats_server_url, database, world, World())
+    try:
+        partition = partition_of(world, PARTITIONS)
+        node.worlds._live.discard(partition)  # as in a hand-over: held, not taking frames
+        try:
+            await bus.request(frame_for(WorldQuery(kind="flag", id="x"), world, "test"), 1)
+        except RequestError as exc:
+            assert exc.code == "unavailable", exc
+        else:
+            raise AssertionError("a world in hand-over was answered")
+        pending = asyncio.ensure_future(bus.request(frame_for(WorldQuery(kind="flag", id="x"), world, "test"), 5))
+        await asyncio.sleep(0.3)  # the bus retries meanwhile
+        node.worlds._live.add(partition)  # the hand-over is over
+        try:
+            await pending
+        except RequestError as exc:  # the owner's own answer: this world has seen no event
+            assert exc.code == "bad_request", exc
+        else:
+            raise AssertionError("the owner should refuse a world with no facts")
+    finally:
+        await stop_all([node])
 
 
 async def _equals(pending: Any, expected: Any) -> bool:
@@ -96,7 +194,3 @@ async def _equals(pending: Any, expected: Any) -> bool:
         return await pending == expected
     except Exception:
         return False
-
-
-async def _saved(database: Any, actor: str) -> bool:
-    return await database.state.load_snapshot(actor) is not None

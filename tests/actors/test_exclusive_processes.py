@@ -1,7 +1,10 @@
-"""Two `loreweave run` processes of the same actors on one bus, killed and paused for real."""
+"""`loreweave run` processes of the same actors on one bus, sharing the worlds; killed, paused and
+joined for real."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -11,12 +14,27 @@ import asyncpg
 import pytest
 
 from loreweave.actors.runtime import Bus, RequestError, frame_for
+from loreweave.actors.runtime.placement import DEFAULT_LEASE_BUCKET, DEFAULT_PARTITIONS, lease_key, partition_of
 from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened, WorldQuery
 from loreweave.testing import eventually
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
 
 pytestmark = pytest.mark.slow
 ACTORS = ["world", "clock"]
+
+
+def spread_worlds(prefix: str, count: int) -> list[str]:
+    """``count`` worlds in distinct partitions."""
+    worlds: list[str] = []
+    taken: set[int] = set()
+    index = 0
+    while len(worlds) < count:
+        name = f"{prefix}{index}"
+        index += 1
+        if partition_of(name, DEFAULT_PARTITIONS) not in taken:
+            taken.add(partition_of(name, DEFAULT_PARTITIONS))
+            worlds.append(name)
+    return worlds
 
 
 async def flags(bus: Bus, world: str, count: int) -> list[Any]:
@@ -28,83 +46,168 @@ async def flags(bus: Bus, world: str, count: int) -> list[Any]:
 
 
 async def clock_answers(bus: Bus, world: str) -> bool:
-    """Whether a node runs the clock: it answers (a refusal, before the world opens, is an answer too)."""
+    """Whether a node runs the world's clock: it answers (a refusal, before the world opens, is an answer too)."""
     try:
         await bus.request(frame_for(ClockGetTime(), world, "test"), 1)
     except RequestError as exc:
-        return exc.code not in ("timeout", "no_responders")
+        return exc.code not in ("timeout", "no_responders", "unavailable")
     return True
 
 
-async def saved(dsn: str, actor: str) -> bool:
+async def saved_worlds(dsn: str, actor: str) -> set[str]:
     conn = await asyncpg.connect(dsn)
     try:
-        return bool(await conn.fetchval("SELECT count(*) FROM actor_snapshots WHERE actor = $1", actor))
+        rows = await conn.fetch("SELECT key FROM actor_snapshots WHERE actor = $1 AND key <> ''", actor)
+        return {row["key"] for row in rows}
     except asyncpg.UndefinedTableError:
-        return False
+        return set()
     finally:
         await conn.close()
 
 
-async def two_nodes(url: str, dsn: str, tmp_path: Path) -> tuple[NodeProcess, NodeProcess]:
+async def start_nodes(url: str, dsn: str, tmp_path: Path, names: str) -> list[NodeProcess]:
     nodes = []
-    for name in ("a", "b"):
+    for name in names:
         node = NodeProcess(loreweave_run(ACTORS), node_env(url, dsn, tmp_path / name, actor_lease_ttl_s="3"),
                            log_path=tmp_path / f"{name}.log")
         await node.start()
         nodes.append(node)
-    return nodes[0], nodes[1]
+    return nodes
 
 
-async def play(bus: Bus, world: str, count: int = 100) -> None:
-    # Core frames reach an actor only while some node runs it (leases of an earlier test may linger).
-    await eventually(lambda: clock_answers(bus, world), timeout=30, message="a node runs the actors")
-    await bus.publish(frame_for(WorldOpened(regions=[RegionSpec(id="ford", name="Ford", biome="plains")]),
-                                world, "test"), durable=True)
-    for index in range(count):
-        await bus.publish(frame_for(WorldFlagSet(flag=f"f{index}", value=index), world, "test"), durable=True)
+async def owner_of(bus: Bus, world: str, nodes: list[NodeProcess]) -> NodeProcess | None:
+    """The node process holding ``world``'s partition lease now (its node id is in its log)."""
+    kv = await bus.js.key_value(DEFAULT_LEASE_BUCKET)
+    try:
+        entry = await kv.get(lease_key(partition_of(world, DEFAULT_PARTITIONS)))
+    except Exception:
+        return None
+    node_id = json.loads(entry.value)["node"]
+    for node in nodes:
+        if node.log_path is not None and f"placement: {node_id} joined" in node.log_path.read_text():
+            return node
+    return None
 
 
-async def test_two_processes_answer_as_one_and_a_sigkill_moves_the_actors(
+async def play(bus: Bus, worlds: list[str], count: int = 100) -> None:
+    for world in worlds:
+        await eventually(lambda: clock_answers(bus, world), timeout=30, message=f"a node runs {world}")
+        await bus.publish(frame_for(WorldOpened(regions=[RegionSpec(id="ford", name="Ford", biome="plains")]),
+                                    world, "test"), durable=True)
+        for index in range(count):
+            await bus.publish(frame_for(WorldFlagSet(flag=f"f{index}", value=index), world, "test"), durable=True)
+
+
+async def terminate(nodes: list[NodeProcess]) -> None:
+    await asyncio.gather(*(node.terminate() for node in nodes), return_exceptions=True)
+
+
+async def test_two_processes_share_the_worlds_and_a_sigkill_moves_the_dead_nodes_worlds_with_every_flag(
     nats_server_url, bus, world, fresh_dsn, tmp_path
 ) -> None:
-    first, second = await two_nodes(nats_server_url, fresh_dsn, tmp_path)
+    worlds = spread_worlds(world, 6)
+    nodes = await start_nodes(nats_server_url, fresh_dsn, tmp_path, "ab")
     try:
-        await play(bus, world)
-        await eventually(lambda: _answers(bus, world, 100), timeout=30, message="100 flags answered")
-        assert await flags(bus, world, 100) == list(range(100))
-        assert all([await clock_answers(bus, world) for _ in range(10)])
-        await eventually(lambda: saved(fresh_dsn, "world"), timeout=10, message="the world state saved")
-        await first.kill()  # the first node holds the leases: it started first
-        await eventually(lambda: clock_answers(bus, world), timeout=15, message="the clock answers again")
-        assert await flags(bus, world, 100) == list(range(100))
+        await play(bus, worlds)
+        for name in worlds:
+            await eventually(lambda: _answers(bus, name, 100), timeout=30, message=f"100 flags answered in {name}")
+            assert all([await clock_answers(bus, name) for _ in range(5)])
+        owners = {name: await owner_of(bus, name, nodes) for name in worlds}
+        assert set(owners.values()) == set(nodes), "both nodes should run some of the worlds"
+
+        victim = owners[worlds[0]]
+        moved = [name for name in worlds if owners[name] is victim]
+        await eventually(lambda: _contains(saved_worlds(fresh_dsn, "world"), moved), timeout=10,
+                         message="the worlds' state saved")
+        for name in moved:  # after the last snapshot, most likely: only the replay keeps these
+            await bus.publish(frame_for(WorldFlagSet(flag="f100", value=100), name, "test"), durable=True)
+        await victim.kill()
+        loop = asyncio.get_running_loop()
+        died = loop.time()
+        for name in moved:
+            await eventually(lambda: clock_answers(bus, name), timeout=15, message=f"{name} answers again")
+        took = loop.time() - died
+        assert took < 10, f"the dead node's worlds resumed after {took:.1f}s"
+        for name in worlds:
+            assert await flags(bus, name, 101 if name in moved else 100) == list(range(101 if name in moved else 100))
     finally:
-        await first.terminate()
-        await second.terminate()
+        await terminate(nodes)
 
 
-async def test_a_paused_node_stops_when_it_wakes_and_the_other_keeps_answering(
+async def test_a_paused_owner_stops_when_it_wakes_and_the_other_keeps_answering(
     nats_server_url, bus, world, fresh_dsn, tmp_path
 ) -> None:
-    first, second = await two_nodes(nats_server_url, fresh_dsn, tmp_path)
+    nodes = await start_nodes(nats_server_url, fresh_dsn, tmp_path, "ab")
     try:
-        await play(bus, world, 10)
+        await play(bus, [world], 10)
         await eventually(lambda: _answers(bus, world, 10), timeout=30, message="10 flags answered")
-        await eventually(lambda: saved(fresh_dsn, "world"), timeout=10, message="the world state saved")
-        assert first.pid is not None
-        os.kill(first.pid, signal.SIGSTOP)  # past the 3 s lease: the second node takes over
+        paused = await owner_of(bus, world, nodes)
+        assert paused is not None and paused.pid is not None
+        os.kill(paused.pid, signal.SIGSTOP)  # past the 3 s lease: the other node takes over
         try:
-            await eventually(lambda: clock_answers(bus, world), timeout=15, message="the standby answers")
             await bus.publish(frame_for(WorldFlagSet(flag="f10", value=10), world, "test"), durable=True)
-            await eventually(lambda: _answers(bus, world, 11), timeout=10, message="the new flag answered")
+            await eventually(lambda: _answers(bus, world, 11), timeout=20, message="the new flag answered elsewhere")
         finally:
-            os.kill(first.pid, signal.SIGCONT)
-        await eventually(lambda: "lease was lost" in (tmp_path / "a.log").read_text(), timeout=10,
-                         message="the woken node noticed it lost its actors")
+            os.kill(paused.pid, signal.SIGCONT)
+        log = paused.log_path
+        assert log is not None
+        await eventually(lambda: " lost partition " in log.read_text(), timeout=10,
+                         message="the woken node noticed it lost its partitions")
         assert await flags(bus, world, 11) == list(range(11))
+        ticks = await ticks_of(bus, world)
+        assert ticks == sorted(set(ticks)), f"two clocks ticked {world}: {ticks}"
     finally:
-        await first.terminate()
-        await second.terminate()
+        await terminate(nodes)
+
+
+async def test_a_joining_node_takes_its_share_and_the_worlds_keep_their_state(
+    nats_server_url, bus, world, fresh_dsn, tmp_path
+) -> None:
+    worlds = spread_worlds(world, 8)
+    nodes = await start_nodes(nats_server_url, fresh_dsn, tmp_path, "a")
+    try:
+        await play(bus, worlds, 20)
+        for name in worlds:
+            await eventually(lambda: _answers(bus, name, 20), timeout=30, message=f"20 flags answered in {name}")
+        loop = asyncio.get_running_loop()
+        joined = loop.time()
+        nodes += await start_nodes(nats_server_url, fresh_dsn, tmp_path, "bc")
+        await eventually(lambda: _spread(bus, worlds, nodes), timeout=20, message="every node runs some worlds")
+        took = loop.time() - joined
+        assert took < 20, f"rebalancing took {took:.1f}s"
+        for name in worlds:
+            assert await flags(bus, name, 20) == list(range(20)), f"{name} lost flags in the hand-over"
+        for name, ticks in zip(worlds, await asyncio.gather(*(ticks_of(bus, name) for name in worlds))):
+            assert ticks == sorted(set(ticks)), f"two clocks ticked {name}: {ticks}"
+    finally:
+        await terminate(nodes)
+
+
+async def ticks_of(bus: Bus, world: str, count: int = 3) -> list[int]:
+    """The next ``count`` clock ticks of ``world`` as they arrive."""
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def take(msg: Any) -> None:
+        seen.append(bus.decode(msg.data, msg.subject).payload.tick)
+        if len(seen) >= count:
+            done.set()
+
+    sub = await bus.nc.subscribe(f"lw.{world}.clock.tick", cb=take)
+    try:
+        await asyncio.wait_for(done.wait(), 40)
+    finally:
+        await sub.unsubscribe()
+    return seen
+
+
+async def _spread(bus: Bus, worlds: list[str], nodes: list[NodeProcess]) -> bool:
+    owners = {await owner_of(bus, name, nodes) for name in worlds}
+    return owners == set(nodes)
+
+
+async def _contains(pending: Any, wanted: list[str]) -> bool:
+    return set(wanted) <= await pending
 
 
 async def _answers(bus: Bus, world: str, count: int) -> bool:

@@ -181,6 +181,10 @@ class Actor:
     State: ClassVar[type[BaseModel] | None] = None
     #: How often a persistent actor commits (see :class:`Persistence`).
     persistence: ClassVar[Persistence] = Persistence()
+    #: How nodes share the actor: ``"actor"``, one node runs it for every world at a time;
+    #: ``"world"``, each node runs it for the worlds of the partitions it owns (needs an
+    #: in-memory ``state`` with a ``worlds`` dict: see :mod:`loreweave.actors.runtime.world_placement`).
+    placement: ClassVar[str] = "actor"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -45,6 +45,10 @@ EVENTS_STREAM = "LOREWEAVE"
 DLQ_STREAM = "LOREWEAVE_DLQ"
 
 
+#: The error code of a request that may be sent again as it is (its world is moving between nodes).
+RETRYABLE = "unavailable"
+
+
 class RequestError(LoreweaveError):
     """A request got an error reply, no responder, or no reply before its deadline."""
 
@@ -316,25 +320,35 @@ class Bus:
     async def request(self, frame: Frame, timeout: float = 2.0, *, subject: str | None = None) -> Frame:
         """Send ``frame`` as a request and return the decoded reply frame.
 
-        The subject is ``lw.rpc.<world>.<type>`` unless ``subject`` is given.
+        The subject is ``lw.rpc.<world>.<type>`` unless ``subject`` is given. An ``unavailable``
+        answer (the world is moving between nodes) is retried, with backoff, within ``timeout``.
 
         Raises:
             RequestError: with code ``timeout``, ``no_responders`` or the error reply's code.
         """
         subject = check_publish_subject(subject) if subject else request_subject(frame.world, frame.type)
-        try:
-            msg = await self.nc.request(
-                subject, self.encode(frame), timeout=timeout,
-                headers=frame_headers(frame),
-            )
-        except NoRespondersError:
-            raise RequestError("no_responders", f"nobody answers on {subject}") from None
-        except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
-            raise RequestError("timeout", f"no reply on {subject} within {timeout}s") from None
-        reply = self.decode(msg.data)
-        if isinstance(reply.payload, ErrorReply):
-            raise RequestError(reply.payload.code, reply.payload.message, reply.payload.field)
-        return reply
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        backoff = 0.05
+        while True:
+            try:
+                msg = await self.nc.request(
+                    subject, self.encode(frame), timeout=max(0.001, deadline - loop.time()),
+                    headers=frame_headers(frame),
+                )
+            except NoRespondersError:
+                raise RequestError("no_responders", f"nobody answers on {subject}") from None
+            except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
+                raise RequestError("timeout", f"no reply on {subject} within {timeout}s") from None
+            reply = self.decode(msg.data)
+            if not isinstance(reply.payload, ErrorReply):
+                return reply
+            error = reply.payload
+            if error.code == RETRYABLE and loop.time() + backoff < deadline:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 0.5)
+                continue
+            raise RequestError(error.code, error.message, error.field)
 
     async def respond(self, msg: Msg, frame: Frame) -> None:
         """Answer a request message with a frame."""

@@ -30,7 +30,12 @@ MailItem = tuple["HandlerRunner", Frame, Msg]
 async def run_mail(item: MailItem) -> None:
     """The mailbox handler shared by every handler of an actor: run the item's handler."""
     runner, frame, msg = item
-    await runner._process((frame, msg))
+    handled = False
+    try:
+        handled = await runner._process((frame, msg))
+    finally:
+        if runner.on_done is not None:
+            runner.on_done(runner, frame, handled)
 
 
 def actor_mailbox(capacity: int) -> KeyedMailbox[MailItem]:
@@ -79,6 +84,9 @@ class HandlerRunner:
         self.retry_backoff_s = retry_backoff_s
         self.mailbox = mailbox if mailbox is not None else actor_mailbox(capacity)
         self.recent = RecentIds()
+        #: Called with ``(runner, frame, applied)`` once a queued frame is done with: ``applied`` when
+        #: an event handler succeeded on it (world placement tracks what a snapshot covers).
+        self.on_done: Callable[[HandlerRunner, Frame, bool], None] | None = None
         self._fn: Callable[..., Awaitable[Any]] = getattr(actor, spec.method)
         self._span_name = f"{actor.name}.{spec.method}"
         self._reply_scope = f"{self._span_name}:reply"
@@ -101,17 +109,17 @@ class HandlerRunner:
             return lambda frame: (frame.world, getattr(frame.payload, field, None))
         return lambda frame: (frame.world, getattr(frame.payload, "key", None))
 
-    async def offer(self, msg: Msg) -> None:
+    async def offer(self, msg: Msg) -> bool:
         """Decode a message and queue it for its key; dead-letter it if it cannot be decoded.
 
-        Waits while the actor's mailbox is full (backpressure).
+        Waits while the actor's mailbox is full (backpressure). Returns whether it was queued.
         """
         try:
             frame = self.bus.decode(msg.data, msg.subject)
         except FrameError as exc:
             await self._dead_letter(msg, exc.code, str(exc))
-            return
-        await self.mailbox.put(self._key(frame), (self, frame, msg))
+            return False
+        return await self.mailbox.put(self._key(frame), (self, frame, msg))
 
     async def dead_letter(self, msg: Msg, reason: str, error: str) -> None:
         """Keep an unhandled frame on ``lw.dlq.<reason>`` and count it (no ack, no reply)."""
@@ -166,13 +174,14 @@ class HandlerRunner:
         span.set_status(Status(StatusCode.ERROR, repr(exc)))
         logger.error("%s failed on frame %s: %r", self._span_name, frame.id, exc)
 
-    async def _process(self, delivery: Delivery) -> None:
+    async def _process(self, delivery: Delivery) -> bool:
+        """Run the handler on one frame (retry, dead-letter, reply, ack); whether an event was applied."""
         frame, msg = delivery
         if self.spec.kind == "event" and frame.id in self.recent:
             self.instruments.retried.add(1, self._attributes)
             if self.spec.durable:
                 await msg.ack()
-            return
+            return False
         for attempt in range(1, self.attempts + 1):
             try:
                 result = await self.invoke(
@@ -186,14 +195,15 @@ class HandlerRunner:
                     await self._reply_error(frame, msg, *_error_code(exc))
                 else:
                     await self._dead_letter(msg, "handler_failed", f"{type(exc).__name__}: {exc}")
-                return
+                return False
             if self.spec.kind == "request":
                 await self._reply(frame, msg, result)
-                return
+                return False
             self.recent.add(frame.id)
             if self.spec.durable:
                 await msg.ack()
-            return
+            return True
+        return False
 
     async def _reply(self, frame: Frame, msg: Msg, result: Any) -> None:
         if result is None:
@@ -203,6 +213,12 @@ class HandlerRunner:
             result.TYPE, result, source=self.actor.name, index=0, version=result.VERSION, scope=self._reply_scope
         )
         await self.bus.respond(msg, answer)
+
+    async def reply_unavailable(self, msg: Msg, world: str) -> None:
+        """Answer a request nobody can answer right now (its world is moving between nodes): retry."""
+        await self._reply_error(
+            None, msg, "unavailable", f"world {world!r} is moving to another node; retry shortly", None
+        )
 
     async def _reply_error(
         self, frame: Frame | None, msg: Msg, code: str, message: str, field: str | None

@@ -27,8 +27,10 @@ from pydantic import BaseModel
 
 from loreweave.actors.runtime.actor import Actor
 from loreweave.actors.runtime.persistence import dump_state, load_state
-from loreweave.actors.runtime.placement.leases import PartitionLeases
-from loreweave.actors.runtime.placement.membership import new_node_id
+from loreweave.actors.runtime.placement.coordinator import PlacementSettings
+from loreweave.actors.runtime.placement.leases import DEFAULT_LEASE_BUCKET, PartitionLeases
+from loreweave.actors.runtime.placement.membership import DEFAULT_NODE_BUCKET, new_node_id
+from loreweave.actors.runtime.placement.partitions import DEFAULT_PARTITIONS
 from loreweave.db.fencing import StaleLeaseError, check_fence
 from loreweave.protocol import ConfigError
 
@@ -53,17 +55,33 @@ class ExclusiveSettings:
             node's actors resume elsewhere after about this long.
         snapshot_every_s: how often an active in-memory actor's state is saved (with a
             database), so the node taking it over starts from there.
-        bucket: the KV bucket of the leases; every node on the bus must use the same.
+        bucket: the KV bucket of the actor leases; every node on the bus must use the same.
+        partitions: how many partitions worlds hash into (world-placed actors).
+        world_bucket: the KV bucket of the partition leases.
+        node_bucket: the KV bucket of the nodes' heartbeats (who shares the partitions).
     """
 
     lease_ttl: float = 10.0
     snapshot_every_s: float = 2.0
     bucket: str = ACTOR_LEASE_BUCKET
+    partitions: int = DEFAULT_PARTITIONS
+    world_bucket: str = DEFAULT_LEASE_BUCKET
+    node_bucket: str = DEFAULT_NODE_BUCKET
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExclusiveSettings | None:
-        """From ``LOREWEAVE_EXCLUSIVE_ACTORS`` and ``LOREWEAVE_ACTOR_LEASE_TTL_S``; None when turned off."""
-        return cls(lease_ttl=float(settings.actor_lease_ttl_s)) if settings.exclusive_actors else None
+        """From ``LOREWEAVE_EXCLUSIVE_ACTORS``, ``LOREWEAVE_ACTOR_LEASE_TTL_S`` and ``LOREWEAVE_PARTITIONS``;
+        None when turned off."""
+        if not settings.exclusive_actors:
+            return None
+        return cls(lease_ttl=float(settings.actor_lease_ttl_s), partitions=settings.partitions)
+
+    def placement(self, drain_timeout: float) -> PlacementSettings:
+        """The world placement settings these stand for."""
+        return PlacementSettings(
+            partitions=self.partitions, lease_ttl=self.lease_ttl, lease_bucket=self.world_bucket,
+            node_bucket=self.node_bucket, drain_timeout=drain_timeout,
+        )
 
     def __post_init__(self) -> None:
         if self.lease_ttl < 1 or self.lease_ttl != int(self.lease_ttl):

@@ -64,7 +64,7 @@ class KeyedMailbox(Generic[T]):
         queue = self._queues.get(key)
         if queue is not None:
             queue.append(item)
-            return
+            return True
         self._queues[key] = deque((item,))
         worker = asyncio.create_task(self._work(key), name=f"mailbox:{key}")
         self._workers.add(worker)

@@ -20,6 +20,8 @@ from loreweave.actors.runtime.mailbox import KeyedMailbox
 from loreweave.actors.runtime.persistence import PersistentRunner
 from loreweave.actors.runtime.supervisor import Supervisor
 from loreweave.actors.runtime.telemetry import RuntimeInstruments
+from loreweave.actors.runtime.world_placement import WorldPlacement
+from loreweave.actors.runtime.world_state import is_world_placed
 from loreweave.protocol.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,9 +45,11 @@ class ActorNode:
         ack_wait_s: how long JetStream waits for a durable handler's ack before redelivering.
         drain_timeout_s: how long :meth:`stop` lets frames in hand finish before cancelling them.
         database: where persistent actors (those with a ``State``) keep their state.
-        exclusive: run each actor on one node of the bus at a time (leases, fenced commits,
-            failover; see :mod:`loreweave.actors.runtime.exclusive`); None: every node that
-            hosts an actor shares its frames (queue groups).
+        exclusive: share the actors with the other nodes of the bus, one activation at a time:
+            actors placed by world (``placement = "world"``) run on every node for the worlds of
+            the partitions it owns (:mod:`loreweave.actors.runtime.world_placement`); the others
+            run on one node at a time (:mod:`loreweave.actors.runtime.exclusive`). None: every
+            node that hosts an actor shares its frames (queue groups), with no placement.
     """
 
     def __init__(
@@ -76,6 +80,10 @@ class ActorNode:
         self.exclusive = exclusive
         #: Set once started with ``exclusive``: which actors this node runs now.
         self.exclusivity: Exclusivity | None = None
+        #: Set once started with ``exclusive``: which worlds this node runs its world-placed actors for.
+        self.worlds: WorldPlacement | None = None
+        self._world_placed = {a.name for a in self.actors if exclusive is not None and is_world_placed(a)}
+        self._world_runners: list[HandlerRunner] = []
         self._persistent_runners: dict[str, PersistentRunner] = {}
         self.runners: list[HandlerRunner] = []
         self.persistent: list[asyncio.Task[None]] = []
@@ -117,10 +125,17 @@ class ActorNode:
                     self._start_persistent_task(actor, self._stopping)
         if self.exclusive is not None:
             self.exclusivity = Exclusivity(
-                self.bus, self.actors, self.exclusive, self.database, self._persistent_runners,
-                self._start_persistent_task,
+                self.bus, [a for a in self.actors if a.name not in self._world_placed], self.exclusive,
+                self.database, self._persistent_runners, self._start_persistent_task,
             )
             await self.exclusivity.start()
+            if self._world_placed:
+                self.worlds = WorldPlacement(
+                    self.bus, [a for a in self.actors if a.name in self._world_placed], self._world_runners,
+                    self.exclusive.placement(self.drain_timeout_s), self.database,
+                    snapshot_every_s=self.exclusive.snapshot_every_s,
+                )
+                await self.worlds.start()
         if self.database is not None:
             self.supervisor.start("outbox.resend", self._resend_outboxes)
         await self.bus.sync()  # the server knows every subscription before start() returns
@@ -134,7 +149,8 @@ class ActorNode:
         return task
 
     def _active(self, actor: Actor) -> bool:
-        return self.exclusivity is None or self.exclusivity.active(actor)
+        # A world-placed actor is active on every node, for the worlds this node owns.
+        return self.exclusivity is None or actor.name in self._world_placed or self.exclusivity.active(actor)
 
     async def _start_persistent(self, actor: Actor) -> PersistentRunner:
         if self.database is None:
@@ -166,6 +182,10 @@ class ActorNode:
             mailbox=mailbox,
         )
         self.runners.append(runner)
+        if actor.name in self._world_placed:
+            if spec.durable:
+                raise ConfigError(f"actors.{actor.name}.{spec.method}", "is placed by world: durable handlers are not")
+            self._world_runners.append(runner)
         if spec.durable:
             durable = _DURABLE_UNSAFE.sub("_", f"{actor.name}-{spec.method}-{spec.pattern}")
             config = ConsumerConfig(
@@ -195,9 +215,14 @@ class ActorNode:
     def _intake(self, runner: HandlerRunner) -> Callable[[Msg], Awaitable[None]]:
         """The callback of a core subscription: offer to the runner until the node stops for good."""
 
+        world_placed = runner.actor.name in self._world_placed
+
         async def take(msg: Msg) -> None:
             if self._intake_open:
-                if self._active(runner.actor):
+                if world_placed:
+                    if self.worlds is not None:  # before it starts, the takeover's replay covers the frame
+                        await self.worlds.admit(runner, msg)
+                elif self._active(runner.actor):
                     await runner.offer(msg)
                 return
             self._dropped_on_stop += 1
@@ -311,6 +336,11 @@ class ActorNode:
                 task.cancel()
         if self._dropped_on_stop:
             logger.warning("dropped %d queued core frames while stopping", self._dropped_on_stop)
+        if self.worlds is not None:  # drained: save the worlds, then hand their partitions over
+            try:
+                await asyncio.wait_for(self.worlds.stop(), self.drain_timeout_s)
+            except Exception:
+                logger.exception("handing the worlds over failed (their leases expire by their TTL)")
         if self.exclusivity is not None:  # drained: save what is active, then hand the leases over
             try:
                 await asyncio.wait_for(self.exclusivity.stop(), self.drain_timeout_s)

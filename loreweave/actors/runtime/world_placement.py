@@ -1,0 +1,386 @@
+"""World placement: every node runs the world-placed actors for the worlds of the partitions it owns.
+
+Worlds hash into a fixed number of partitions (:mod:`.placement.partitions`); nodes share the
+partitions by leases in NATS KV, fairly (:class:`~.placement.Placement`). Each node hosts every
+world-placed actor and subscribes to all their subjects without a queue group; a frame is taken
+only by the node owning its world's partition (its world is read from the subject, before any
+decoding), so for each (actor, world) one activation handles frames, answers requests and ticks
+timers (an actor's timers walk ``state.worlds``, which holds only the owned worlds).
+
+State that survives a move: every ``snapshot_every_s`` each owned world's entry of each actor
+(``state.worlds[world]``) is saved in PostgreSQL (``actor_snapshots``, keyed by world) with the
+ids of the frames that entry has applied lately, fenced by the partition's lease token. The
+node taking a partition over (after a graceful hand-over or a crash) raises the fence, loads
+the entries, then replays the partition's frames from the JetStream events stream since
+``replay_margin_s`` before the oldest snapshot, skipping the ids each snapshot already
+applied, while it buffers the live frames of the partition; then it handles the buffer and
+goes live. So a frame handled by the old owner after its last snapshot is applied once by the
+new one, and a frame that came while nobody owned the partition is not lost.
+
+A graceful hand-over (a node joins, or stops) stops intake for the partition, waits for the
+frames in hand, saves and releases. A request for a world whose partition has no owner (in
+the instant of a move) is answered with the retryable error ``unavailable``; one that arrives
+while the new owner replays waits in the buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import msgpack
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from loreweave.actors.runtime.actor import Actor
+from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
+from loreweave.actors.runtime.dispatch import HandlerRunner
+from loreweave.actors.runtime.placement import Placement, PlacementSettings, world_of_subject
+from loreweave.actors.runtime.world_state import WorldStates
+from loreweave.db.fencing import StaleLeaseError, check_fence
+from loreweave.protocol import SYSTEM_WORLD, Frame, subject_matches
+
+if TYPE_CHECKING:
+    from loreweave.db import Database
+    from loreweave.db.state import Snapshot
+
+logger = logging.getLogger(__name__)
+
+#: Ids of applied frames a world's snapshot keeps, at most (per actor).
+MAX_SNAPSHOT_IDS = 5000
+#: An unchanged world's snapshot is still refreshed this often, so a takeover replays little.
+REFRESH_S = 60.0
+
+
+class WorldPlacement:
+    """Runs a node's world-placed actors for the worlds it owns; see the module doc.
+
+    Args:
+        bus: the node's bus.
+        actors: the world-placed actors of the node.
+        runners: the event and request runners of those actors (their core subscriptions call
+            :meth:`admit`).
+        settings: partitions, lease TTL, buckets (every node of a cluster must agree).
+        database: where world snapshots are kept; None: a moved world starts empty (tests only).
+        snapshot_every_s: how often owned worlds are saved.
+        replay_margin_s: how far before a snapshot a takeover starts replaying (covers frames
+            stored before the snapshot but handled after it).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        actors: Iterable[Actor],
+        runners: Iterable[HandlerRunner],
+        settings: PlacementSettings,
+        database: Database | None,
+        *,
+        snapshot_every_s: float = 2.0,
+        replay_margin_s: float = 10.0,
+    ) -> None:
+        self.bus = bus
+        self.states = {actor.name: WorldStates(actor) for actor in actors}
+        self.runners = list(runners)
+        self._event_runners = [r for r in self.runners if r.spec.kind == "event"]
+        self._by_actor: dict[str, list[HandlerRunner]] = {}
+        for runner in self.runners:
+            self._by_actor.setdefault(runner.actor.name, []).append(runner)
+            runner.on_done = self._done
+        self.settings = settings
+        self.database = database
+        self.snapshot_every_s = snapshot_every_s
+        self.replay_margin_s = replay_margin_s
+        self._count = settings.partitions
+        self.placement = Placement(
+            bus.js, settings=settings, on_acquired=self._acquired, on_lost=self._lost, drain=self._drain,
+        )
+        #: Partitions whose frames this node takes now.
+        self._live: set[int] = set()
+        #: Partitions being taken over: live frames wait here until the replay is done.
+        self._buffers: dict[int, deque[tuple[HandlerRunner, Msg]]] = {}
+        self._inflight: dict[int, int] = {}
+        self._idle: dict[int, asyncio.Event] = {}
+        #: (actor, world) -> (monotonic time, frame id) of frames applied lately.
+        self._applied: dict[tuple[str, str], deque[tuple[float, str]]] = {}
+        #: (actor, world) -> (what was last saved, when).
+        self._saved: dict[tuple[str, str], tuple[bytes, float]] = {}
+        self._saver: asyncio.Task[None] | None = None
+        self._save_lock = asyncio.Lock()
+        self._load_lock = asyncio.Lock()
+        self._snapshot_cache: tuple[float, list[Snapshot]] | None = None
+        #: Seconds each takeover took from lease to live (for the scale-out benchmark).
+        self.takeovers: list[float] = []
+
+    # -- the per-frame question ---------------------------------------------------------------
+
+    def partition_of(self, world: str) -> int:
+        """The partition of ``world`` in this cluster."""
+        return zlib.crc32(world.encode()) % self._count
+
+    def owned_worlds(self) -> set[str]:
+        """The worlds this node runs now (those its actors know, in live partitions)."""
+        return {
+            world for states in self.states.values() for world in states.worlds
+            if self.partition_of(world) in self._live
+        }
+
+    def _holds(self, partition: int) -> bool:
+        lease = self.placement.leases.held.get(partition)
+        return lease is not None and lease.deadline > time.monotonic()
+
+    async def admit(self, runner: HandlerRunner, msg: Msg) -> None:
+        """Offer a frame to its runner if this node owns its world now (else buffer, answer or drop)."""
+        world = world_of_subject(msg.subject)
+        if world is None:  # a system subject: no world to own; every node's copy takes it
+            await runner.offer(msg)
+            return
+        partition = self.partition_of(world)
+        buffer = self._buffers.get(partition)
+        if buffer is not None:
+            buffer.append((runner, msg))
+        elif partition in self._live and self._holds(partition):
+            await self._offer(partition, runner, msg)
+        elif runner.spec.kind == "request" and self._moving(partition):
+            await runner.reply_unavailable(msg, world)
+
+    def _moving(self, partition: int) -> bool:
+        """Held here but not taking frames (being handed over), or held by nobody."""
+        leases = self.placement.leases
+        return partition in leases.held or partition not in leases.owners
+
+    async def _offer(self, partition: int, runner: HandlerRunner, msg: Msg) -> None:
+        self._inflight[partition] = self._inflight.get(partition, 0) + 1
+        self._idle.setdefault(partition, asyncio.Event()).clear()
+        if not await runner.offer(msg):
+            self._finished(partition)
+
+    def _finished(self, partition: int) -> None:
+        left = self._inflight[partition] = self._inflight.get(partition, 1) - 1
+        if left <= 0:
+            self._inflight.pop(partition, None)
+            idle = self._idle.get(partition)
+            if idle is not None:
+                idle.set()
+
+    def _done(self, runner: HandlerRunner, frame: Frame, applied: bool) -> None:
+        if applied:
+            key = (runner.actor.name, frame.world)
+            ids = self._applied.get(key)
+            if ids is None:
+                ids = self._applied[key] = deque(maxlen=MAX_SNAPSHOT_IDS)
+            ids.append((time.monotonic(), frame.id))
+        if frame.world != SYSTEM_WORLD:
+            partition = self.partition_of(frame.world)
+            if partition in self._inflight:
+                self._finished(partition)
+
+    # -- life -----------------------------------------------------------------------------------
+
+    async def start(self, wait_s: float | None = None) -> None:
+        """Join the placement and wait (at most ``wait_s``, default 10 s or two TTLs) for this node's fair share."""
+        await self.placement.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (wait_s if wait_s is not None else max(10.0, 2 * self.settings.lease_ttl))
+        while loop.time() < deadline:
+            target = self.placement.target
+            if target and len(self._live) >= target and len(self.placement.owned) >= target:
+                break
+            await asyncio.sleep(0.05)
+        if self.database is not None:
+            self._saver = asyncio.create_task(self._save_periodically(), name="world-snapshots")
+
+    async def stop(self) -> None:
+        """Hand every partition over (drain, save, release) and leave the placement."""
+        if self._saver is not None:
+            self._saver.cancel()
+            await asyncio.gather(self._saver, return_exceptions=True)
+        await self.placement.stop()
+
+    # -- taking a partition over ----------------------------------------------------------------
+
+    async def _acquired(self, partition: int, token: int) -> None:
+        started = time.monotonic()
+        self._buffers[partition] = deque()
+        try:
+            since = await self._restore(partition, token)
+            if self.placement.leases.held.get(partition) is None:
+                raise RuntimeError("lost while restoring")
+            await self._replay(partition, since)
+            buffer = self._buffers.get(partition)
+            while buffer:  # live frames that came meanwhile, in arrival order; more may still come
+                runner, msg = buffer.popleft()
+                await self._offer(partition, runner, msg)
+        except Exception:
+            self._lost(partition)
+            raise
+        if self._buffers.pop(partition, None) is None:
+            return  # lost meanwhile
+        self._live.add(partition)
+        self.takeovers.append(time.monotonic() - started)
+        logger.debug("partition %d live on this node (token %d)", partition, token)
+
+    async def _restore(self, partition: int, token: int) -> float:
+        """Fence, load the partition's world snapshots; the wall time to replay from."""
+        fallback = time.time() - (self.settings.lease_ttl + 2 * self.snapshot_every_s + self.replay_margin_s)
+        if self.database is None:
+            return fallback
+        async with self.database.state.transaction() as conn:
+            await check_fence(conn, partition, token, bucket=self.settings.lease_bucket)
+        snapshots = await self._snapshots(after=time.monotonic())
+        oldest: float | None = None
+        entries: dict[str, dict[str, bytes]] = {}
+        for snapshot in snapshots:
+            if snapshot.actor not in self.states or self.partition_of(snapshot.key) != partition:
+                continue
+            saved = msgpack.unpackb(snapshot.state, raw=False)
+            entries.setdefault(snapshot.actor, {})[snapshot.key] = saved["s"]
+            for runner in self._by_actor.get(snapshot.actor, ()):
+                for frame_id in saved["ids"]:
+                    runner.recent.add(frame_id)
+            oldest = saved["at"] if oldest is None else min(oldest, saved["at"])
+        for name, worlds in entries.items():
+            self.states[name].load(worlds)
+        return fallback if oldest is None else min(oldest - self.replay_margin_s, time.time())
+
+    async def _snapshots(self, after: float) -> list[Snapshot]:
+        """Every world snapshot of these actors, read after ``after`` (monotonic): partitions
+        taken over together (a node starting) share one read made after each one's fence."""
+        assert self.database is not None
+        async with self._load_lock:
+            cached = self._snapshot_cache
+            if cached is not None and cached[0] >= after:
+                return cached[1]
+            read_at = time.monotonic()
+            snapshots = await self.database.state.load_keyed_snapshots(list(self.states))
+            self._snapshot_cache = (read_at, snapshots)
+            return snapshots
+
+    async def _replay(self, partition: int, since: float) -> None:
+        """Offer the partition's stored frames since ``since`` (wall time) to the event runners."""
+        info = await self.bus.js.stream_info(EVENTS_STREAM)
+        last = info.state.last_seq
+        if not info.state.messages or not self._event_runners:
+            return
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.fromtimestamp(since, timezone.utc), inactive_threshold=30.0,
+            filter_subject="lw.*.*.*",
+        )
+        pull = await self.bus.js.pull_subscribe("lw.*.*.*", stream=EVENTS_STREAM, config=config)
+        replayed = 0
+        try:
+            if (await pull.consumer_info()).num_pending == 0:
+                return
+            while True:
+                try:
+                    msgs = await pull.fetch(256, timeout=0.5)
+                except asyncio.TimeoutError:
+                    break
+                done = False
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    world = world_of_subject(msg.subject)
+                    if world is not None and self.partition_of(world) == partition:
+                        for runner in self._event_runners:
+                            if subject_matches(runner.spec.pattern, msg.subject):
+                                await self._offer(partition, runner, msg)
+                                replayed += 1
+                    done = seq >= last
+                if done or not msgs:
+                    break
+        finally:
+            try:
+                await pull.unsubscribe()
+            except Exception:
+                logger.debug("replay consumer unsubscribe failed", exc_info=True)
+        if replayed:
+            logger.info("partition %d: replayed %d frames from the events stream", partition, replayed)
+
+    # -- giving a partition up ------------------------------------------------------------------
+
+    def _lost(self, partition: int) -> None:
+        """Stop at once: the lease is gone (another node may run these worlds already)."""
+        self._live.discard(partition)
+        self._buffers.pop(partition, None)
+        self._forget(partition)
+
+    async def _drain(self, partition: int) -> None:
+        """A graceful hand-over: stop intake, finish what is in hand, save, forget."""
+        self._live.discard(partition)
+        self._buffers.pop(partition, None)
+        if partition in self._inflight:
+            idle = self._idle.setdefault(partition, asyncio.Event())
+            try:
+                await asyncio.wait_for(idle.wait(), self.settings.drain_timeout / 2)
+            except asyncio.TimeoutError:
+                logger.warning("partition %d: frames still in hand after %gs; saving anyway",
+                               partition, self.settings.drain_timeout / 2)
+        lease = self.placement.leases.held.get(partition)
+        if lease is not None and self.database is not None:
+            await self._save({partition: lease.token}, force=True)
+        self._forget(partition)
+
+    def _forget(self, partition: int) -> None:
+        for name, states in self.states.items():
+            gone = [world for world in states.worlds if self.partition_of(world) == partition]
+            states.drop(gone)
+            for world in gone:
+                self._saved.pop((name, world), None)
+                self._applied.pop((name, world), None)
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_every_s)
+            owned = {p: lease.token for p, lease in self.placement.leases.held.items() if p in self._live}
+            try:
+                await self._save(owned)
+            except Exception:
+                logger.warning("saving world snapshots failed (next round tries again)", exc_info=True)
+
+    async def _save(self, partitions: dict[int, int], *, force: bool = False) -> None:
+        """Save the changed worlds of ``partitions`` (partition -> token), each fenced by its token."""
+        assert self.database is not None
+        async with self._save_lock:
+            now, wall = time.monotonic(), time.time()
+            rows: dict[int, list[tuple[str, str, bytes]]] = {}
+            saved: list[tuple[tuple[str, str], bytes]] = []
+            for name, states in self.states.items():
+                for world in list(states.worlds):
+                    partition = self.partition_of(world)
+                    if partition not in partitions:
+                        continue
+                    data = states.dump(world)
+                    if data is None:
+                        continue
+                    ids = [frame_id for at, frame_id in self._applied.get((name, world), ()) if at >= now - 3 * self.replay_margin_s]
+                    content = msgpack.packb([data, ids], use_bin_type=True)
+                    last = self._saved.get((name, world))
+                    if not force and last is not None and last[0] == content and now - last[1] < REFRESH_S:
+                        continue
+                    blob = msgpack.packb({"s": data, "at": wall, "ids": ids}, use_bin_type=True)
+                    rows.setdefault(partition, []).append((name, world, blob))
+                    saved.append(((name, world), content))
+            if not rows:
+                return
+            stale: set[int] = set()
+            for partition, batch in rows.items():
+                try:
+                    async with self.database.state.transaction() as conn:
+                        await check_fence(conn, partition, partitions[partition], bucket=self.settings.lease_bucket)
+                        await self.database.state.save_keyed_snapshots(batch, conn=conn)
+                except StaleLeaseError:
+                    stale.add(partition)
+            for key, content in saved:
+                if self.partition_of(key[1]) not in stale:
+                    self._saved[key] = (content, now)
+            for partition in stale:
+                logger.warning("partition %d: a newer owner committed; stopping it here", partition)
+                self._lost(partition)

@@ -224,3 +224,29 @@ async def test_request_answered_with_sys_error_exits_1_and_shows_it(nats_server_
     assert error["type"] == "sys.error" and error["payload"]["code"] == "bad_request"
     nobody = await asyncio.to_thread(run, "request", "weather.get_report", "--world", world, "--timeout", "2", env=env)
     assert nobody.returncode == 2 and "nobody answers on" in nobody.stderr, nobody.stderr
+
+
+async def test_tail_hides_ticks_and_heartbeats_unless_all(nats_server_url: str, world: str) -> None:
+    from loreweave.actors.runtime import frame_for
+    from loreweave.cli.bus_commands import follow_pattern, tail
+    from loreweave.schemas import ClockTick, NpcSaid, PlayerHeartbeat
+
+    assert follow_pattern(None, world) == f"lw.{world}.*.*"
+    assert follow_pattern("lw.*.npc.>", world) == f"lw.{world}.npc.>"
+    assert follow_pattern(None, None) == "lw.*.narrative.>"
+    bus = await Bus.connect(nats_server_url)
+    try:
+        for show_all, expected in ((False, {"npc.said"}), (True, {"clock.tick", "player.heartbeat", "npc.said"})):
+            lines: list[str] = []
+            follow = asyncio.create_task(
+                tail(nats_server_url, follow_pattern(None, world), 6, lines.append, show_all=show_all)
+            )
+            while not follow.done():  # until tail has subscribed and shown six frames
+                for event in (ClockTick(tick=1, game_minutes=1), PlayerHeartbeat(player_id="p1"),
+                              NpcSaid(npc_id="mira", text="Mind the bells")):
+                    await bus.publish(frame_for(event, world, "test"))
+                await asyncio.wait({follow}, timeout=0.05)
+            await follow
+            assert {line.split()[2] for line in lines} == expected, lines
+    finally:
+        await bus.close()

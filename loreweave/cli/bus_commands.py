@@ -14,7 +14,7 @@ from nats.js.errors import NotFoundError
 from loreweave.actors.runtime import EVENTS_STREAM, Bus, frame_for
 from loreweave.cli.connection import client_nats_url, with_wait
 from loreweave.config import load_settings
-from loreweave.protocol import Frame, FrameError, check_pattern, parse_subject
+from loreweave.protocol import Frame, FrameError, SubjectError, check_pattern, check_world, parse_subject
 from loreweave.protocol.errors import LoreweaveError
 from loreweave.schemas import registry
 
@@ -72,10 +72,38 @@ def describe(frame: Frame) -> str:
     return f"{when} {frame.world} {frame.type:<20} {fields}  [{frame.source}]"
 
 
+#: Frames ``tail`` hides unless ``--all``: the clock's ticks and every kind of heartbeat.
+NOISE_TYPES = frozenset({"clock.tick", "player.heartbeat", "actor.heartbeat", "model.heartbeat"})
+
+
+def follow_pattern(subject_pattern: str | None, world: str | None) -> str:
+    """The pattern ``tail`` subscribes: PATTERN (default every world's narrative), its world token set
+    to ``world`` when given; with a world and no PATTERN, every event of that world (``lw.<world>.*.*``).
+
+    Raises:
+        SubjectError: for a bad world id or pattern.
+    """
+    if world is not None:
+        check_world(world)
+        if subject_pattern is None:
+            return f"lw.{world}.*.*"
+        tokens = subject_pattern.split(".")
+        if len(tokens) < 3 or tokens[0] != "lw":
+            raise SubjectError(
+                "--world", f"applies to an event pattern lw.<world>.<domain>.<event>, not {subject_pattern!r}"
+            )
+        subject_pattern = ".".join(["lw", world, *tokens[2:]])
+    return check_pattern(subject_pattern or "lw.*.narrative.>")
+
+
 async def tail(
-    url: str, subject_pattern: str, count: int | None, echo: Any = click.echo, *, wait_s: float = 5.0
+    url: str, subject_pattern: str, count: int | None, echo: Any = click.echo, *, wait_s: float = 5.0,
+    show_all: bool = False,
 ) -> int:
-    """Print frames on ``subject_pattern`` as readable lines; stop after ``count`` frames."""
+    """Print frames on ``subject_pattern`` as readable lines; stop after ``count`` frames shown.
+
+    Ticks and heartbeats (:data:`NOISE_TYPES`) are skipped unless ``show_all``.
+    """
     check_pattern(subject_pattern)
     bus = await Bus.connect(url, name="loreweave-tail", wait_s=wait_s)
     done = asyncio.Event()
@@ -84,7 +112,10 @@ async def tail(
     async def show(msg: Any) -> None:
         nonlocal seen
         try:
-            echo(describe(bus.decode(msg.data)))
+            frame = bus.decode(msg.data)
+            if not show_all and frame.type in NOISE_TYPES:
+                return
+            echo(describe(frame))
         except FrameError as exc:
             echo(f"?? {msg.subject}: undecodable frame: {exc}")
         seen += 1
@@ -121,13 +152,23 @@ def publish_command(subject: str, payload_json: str, source: str, wait_s: float 
 
 
 @click.command("tail")
-@click.argument("subject_pattern", metavar="PATTERN", default="lw.*.narrative.>")
+@click.argument("subject_pattern", metavar="PATTERN", required=False, default=None)
+@click.option("--world", default=None, help="Follow one world: its events (lw.<world>.*.*), or PATTERN in it.")
+@click.option("--all", "show_all", is_flag=True, help="Show clock ticks and heartbeats too (hidden by default).")
+@click.option("--as", "role", default=None,
+              help="Role whose credential subscribes (default: designer; game-server with --world and no PATTERN).")
 @click.option("--count", "-n", type=int, default=None, help="Stop after this many frames.")
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=None, help=_WAIT_HELP)
-def tail_command(subject_pattern: str, count: int | None, wait_s: float | None) -> None:
+def tail_command(
+    subject_pattern: str | None, world: str | None, show_all: bool, role: str | None, count: int | None,
+    wait_s: float | None,
+) -> None:
     """Print decoded frames on PATTERN as readable lines (default: every world's narrative)."""
     settings = with_wait(load_settings(), wait_s)
+    pattern = follow_pattern(subject_pattern, world)
+    role = role or ("game-server" if world is not None and subject_pattern is None else "designer")
     try:
-        asyncio.run(tail(client_nats_url(settings, "designer"), subject_pattern, count, wait_s=settings.nats_connect_wait_s))
+        asyncio.run(tail(client_nats_url(settings, role), pattern, count, wait_s=settings.nats_connect_wait_s,
+                         show_all=show_all))
     except KeyboardInterrupt:
         pass

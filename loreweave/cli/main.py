@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "serve": "loreweave.cli.serve:serve_group",
     "ops": "loreweave.cli.ops:ops_group",
     "auth": "loreweave.cli.auth:auth_group",
+    "console": "loreweave.cli.console:console_command",
 }
 
 

@@ -28,15 +28,22 @@ from loreweave.kb.errors import KnowledgeBaseError, NotFoundError, UnknownWorldE
 from loreweave.kb.events import RecordedEvent, recent_events, record_event
 from loreweave.kb.ingest import IngestProgress, IngestReport, ingest_path, remove_document
 from loreweave.kb.journal import STORY_EVENT_TYPES, import_entries, import_journal
+from loreweave.kb.importance import AIImportance, ImportanceRater, estimate_importance
 from loreweave.kb.memory import (
     STORYTELLER,
     Memory,
+    MemorySettings,
     RecalledMemory,
     RecallWeights,
     forget,
+    list_memories,
+    memory_settings,
     recall,
     remember,
+    set_memory_settings,
 )
+from loreweave.kb.observations import Observed, observe
+from loreweave.kb.reflection import ReflectionWriter, ScriptedReflection, maybe_reflect, reflect
 from loreweave.kb.samples import SAMPLE_WORLDS_DIR, ingest_sample_worlds, seed_concepts
 from loreweave.kb.fusion import FUSIONS, Fusion, weighted_fusion
 from loreweave.kb.search import METHODS, Method, SearchHit, reciprocal_rank_fusion, search
@@ -53,6 +60,7 @@ __all__ = [
     "SAMPLE_WORLDS_DIR",
     "STORYTELLER",
     "STORY_EVENT_TYPES",
+    "AIImportance",
     "Concept",
     "ConceptChange",
     "ConceptHistory",
@@ -60,17 +68,22 @@ __all__ = [
     "ConceptVersion",
     "Embedder",
     "Fusion",
+    "ImportanceRater",
     "IngestProgress",
     "IngestReport",
     "KnowledgeBase",
     "KnowledgeBaseError",
     "Memory",
+    "MemorySettings",
     "Method",
     "NotFoundError",
+    "Observed",
     "PromptContext",
     "RecallWeights",
     "RecalledMemory",
     "RecordedEvent",
+    "ReflectionWriter",
+    "ScriptedReflection",
     "SearchHit",
     "StoryEvent",
     "TextChunk",
@@ -80,6 +93,7 @@ __all__ = [
     "default_embedder",
     "define_concept",
     "ensure_world",
+    "estimate_importance",
     "forget",
     "handle_context",
     "handle_search",
@@ -87,17 +101,23 @@ __all__ = [
     "import_journal",
     "ingest_path",
     "ingest_sample_worlds",
+    "list_memories",
     "list_worlds",
+    "maybe_reflect",
+    "memory_settings",
+    "observe",
     "prompt_context",
     "recall",
     "recent_events",
     "reciprocal_rank_fusion",
     "record_event",
+    "reflect",
     "remember",
     "remove_document",
     "search",
     "search_handler",
     "seed_concepts",
+    "set_memory_settings",
     "split_text",
     "weighted_fusion",
 ]

@@ -250,3 +250,33 @@ async def test_tail_hides_ticks_and_heartbeats_unless_all(nats_server_url: str, 
             assert {line.split()[2] for line in lines} == expected, lines
     finally:
         await bus.close()
+
+
+def test_history_never_creates_a_database_where_none_exists(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOREWEAVE_")}
+    env["LOREWEAVE_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([*LOREWEAVE, "history", "w1"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2 and "no database in" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "postgres").exists()
+
+
+async def test_history_shows_whole_payloads_and_the_correlation_its_filter_takes(
+    pg_dsn: str, db_schema: str, database, world: str
+) -> None:
+    from loreweave.protocol import Frame
+
+    story = Frame(type="npc.said", world=world, payload={"npc_id": "mira", "text": "bells " * 40}, source="npc")
+    reply = story.caused("narrative.beat", {"text": "The bells answer."}, source="storyteller", index=0)
+    other = Frame(type="npc.said", world=world, payload={"npc_id": "oren", "text": "eels"}, source="npc")
+    for frame in (story, reply, other):
+        await database.journal.append(frame)
+    dsn = f"{pg_dsn}{'&' if '?' in pg_dsn else '?'}search_path={db_schema},public"
+    env = {"LOREWEAVE_DATABASE_URL": dsn}
+    shown = await asyncio.to_thread(run, "history", world, env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert len(lines) == 3 and ("bells " * 40).strip() in lines[0]  # the whole payload, not cut at 100 characters
+    correlation = lines[0].split("correlation=")[1].split()[0]
+    assert correlation == story.id
+    conversation = await asyncio.to_thread(run, "history", world, "--correlation", correlation, env=env)
+    assert [line.split()[1] for line in conversation.stdout.splitlines()] == ["npc.said", "narrative.beat"]

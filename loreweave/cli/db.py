@@ -7,17 +7,17 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Coroutine, Sequence, TypeVar
 
+import asyncpg
 import click
 
 from loreweave.config import load_settings
 from loreweave.db import JournalEntry, database_status, journal_history, migrate_database
 from loreweave.db.journal import MAX_QUERY_LIMIT
+from loreweave.embedded.postgres import POSTGRES_DIR
 from loreweave.protocol.errors import LoreweaveError
 
 T = TypeVar("T")
 
-#: Characters of a payload shown on one history line.
-PAYLOAD_WIDTH = 100
 
 
 class CommandError(click.ClickException):
@@ -62,8 +62,9 @@ class IsoDateTime(click.ParamType):
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def format_history(entries: Sequence[JournalEntry], payload_width: int = PAYLOAD_WIDTH) -> list[str]:
-    """Journal entries as aligned lines: time (UTC), type, source, frame id, payload."""
+def format_history(entries: Sequence[JournalEntry], payload_width: int | None = None) -> list[str]:
+    """Journal entries as aligned lines: time (UTC), type, source, frame id, correlation id (what
+    ``--correlation`` takes), the whole payload (cut at ``payload_width`` characters when given)."""
     if not entries:
         return []
     type_width = max(len(e.type) for e in entries)
@@ -72,10 +73,11 @@ def format_history(entries: Sequence[JournalEntry], payload_width: int = PAYLOAD
     for entry in entries:
         moment = entry.ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         payload = json.dumps(entry.payload, ensure_ascii=False, separators=(", ", ": "))
-        if len(payload) > payload_width:
+        if payload_width is not None and len(payload) > payload_width:
             payload = payload[: payload_width - 1] + "…"
         lines.append(
-            f"{moment}  {entry.type:<{type_width}}  {entry.source:<{source_width}}  {entry.frame_id}  {payload}"
+            f"{moment}  {entry.type:<{type_width}}  {entry.source:<{source_width}}  {entry.frame_id}  "
+            f"correlation={entry.correlation_id}  {payload}"
         )
     return lines
 
@@ -124,13 +126,22 @@ def history_command(
     correlation: str | None,
     limit: int,
 ) -> None:
-    """Print the journaled frames of WORLD, oldest first."""
-    entries = run(
-        journal_history(
-            load_settings(), world, since=since, until=until, types=list(types) or None,
-            correlation_id=correlation, limit=limit,
+    """Print the journaled frames of WORLD, oldest first (never creates a database)."""
+    settings = load_settings()
+    if not settings.database_url and not (settings.data_dir / POSTGRES_DIR).is_dir():
+        raise CommandError(
+            f"no database in {settings.data_dir / POSTGRES_DIR}: nothing was journaled here (start a world with "
+            "`loreweave up`, or set LOREWEAVE_DATABASE_URL)"
         )
-    )
+    try:
+        entries = run(
+            journal_history(
+                settings, world, since=since, until=until, types=list(types) or None,
+                correlation_id=correlation, limit=limit,
+            )
+        )
+    except asyncpg.UndefinedTableError:
+        raise CommandError("this database has no journal yet (`loreweave db migrate`, or run a world)") from None
     if not entries:
         click.echo(f"no journaled frames in world {world!r} match")
     for line in format_history(entries):

@@ -141,3 +141,27 @@ async def _eventually(check: object, handle: object, timeout: float = 5.0) -> No
             return
         assert time.monotonic() < deadline, f"not reached: {stats}"
         await asyncio.sleep(0.05)
+
+
+async def test_tier_calls_made_together_travel_in_one_serve_call(ai_app: AIApp) -> None:
+    from loreweave.serve.deployments import ServeTierClient
+    from loreweave.serve.engines import EngineRequest, ScriptedEngine
+    from loreweave.serve.messages import TierCall
+    from loreweave.serve.tiers import Sampling
+
+    client = ServeTierClient(ai_app.tiers["gold"], batch_calls=32)
+    before = await ai_app.tiers["gold"].stats.remote()
+    deadline = time.time() + 5
+    calls = [TierCall(uuid.uuid4().hex, "dialogue", f"hello {i}", {"player": f"P{i}"}, deadline=deadline)
+             for i in range(6)]
+    completions = await asyncio.gather(*(client.generate(call) for call in calls))
+    alone = await client.generate(calls[3])
+    assert completions[3].text == alone.text and all(c.text for c in completions)
+    engine = ScriptedEngine()  # what the scripted tier answers each call alone, in this process
+    expected = [(await engine.generate(EngineRequest(c.request_id, c.kind, c.prompt, Sampling(), c.context))).text
+                for c in calls]
+    assert [c.text for c in completions] == expected  # each answered for its own prompt, in order
+    assert client.batcher.stats()["sends"] == 2 and client.batcher.stats()["calls"] == 7
+    after = await ai_app.tiers["gold"].stats.remote()
+    assert after.get("batches", 0) == before.get("batches", 0) + 1
+    assert after["completed"] - before.get("completed", 0) == 7

@@ -8,9 +8,19 @@ from pathlib import Path
 
 import click
 
-from loreweave.cli.connection import client_nats_url, embedded_auth, with_wait
+import logging
+from typing import Any
+
+from loreweave.cli.connection import as_role, client_nats_url, embedded_auth, with_wait
 from loreweave.config import Settings, load_settings
+from loreweave.protocol.errors import LoreweaveError
 from loreweave.security.credentials import Credential
+
+logger = logging.getLogger("loreweave.console")
+
+#: The world ``loreweave up`` plays, and the port its console prefers.
+UP_WORLD = "thornwake"
+UP_PORT = 8765
 
 
 def ops_url(settings: Settings, designer_url: str, ops_creds: Path | None) -> str | None:
@@ -43,6 +53,47 @@ async def run_console(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
+
+
+async def start_up_console(settings: Settings, url: str, database: Any, kb: Any | None) -> Any | None:
+    """``loreweave up``'s console on the world it plays, as a designer (and ops for dead letters);
+    it prints its URL. None, after one warning line, when it cannot start: the world runs anyway."""
+    try:
+        from loreweave.actors.runtime import Bus
+        from loreweave.console import start_console
+    except ImportError as exc:
+        logger.warning("no designers' console (%s): install loreweave[console]", exc)
+        return None
+    buses: list[Any] = []
+    try:
+        for role in ("designer", "ops"):
+            buses.append(await Bus.connect(as_role(settings, url, role), name=f"loreweave-console-{role}"))
+    except Exception as exc:  # noqa: BLE001  (the world runs without its console)
+        logger.warning("no designers' console: the bus refused it (%s)", type(exc).__name__)
+        for bus in buses:
+            await bus.close()
+        return None
+    server = None
+    for port in (UP_PORT, 0):  # the usual port, else any free one
+        try:
+            server = await start_console(UP_WORLD, buses[0], database, kb=kb, ops_bus=buses[1], port=port)
+            break
+        except LoreweaveError as exc:
+            logger.warning("designers' console: %s", exc)
+    if server is None:
+        for bus in buses:
+            await bus.close()
+        return None
+    stop_server = server.stop
+
+    async def stop() -> None:
+        await stop_server()
+        for bus in buses:
+            await bus.close()
+
+    server.stop = stop  # type: ignore[method-assign]
+    click.echo(f"loreweave: designers' console of {UP_WORLD} at {server.url}")
+    return server
 
 
 @click.command("console")

@@ -191,6 +191,9 @@ async def run_up(
         node = ActorNode.from_settings(bus, actors, settings, database=database)
         click.echo(f"loreweave: {len(actors)} actors: {', '.join(a.name for a in actors)}")
         click.echo("loreweave: follow the story with: loreweave tail 'lw.*.narrative.>'")
+        from loreweave.cli.console import start_up_console
+
+        console = await start_up_console(settings, url, database, kb)
         if stop_after_s is not None:
             asyncio.get_running_loop().call_later(stop_after_s, node.request_stop)
         try:
@@ -201,6 +204,8 @@ async def run_up(
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            if console is not None:
+                await console.stop()
             await writer_bus.close()
 
 

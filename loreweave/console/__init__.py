@@ -5,7 +5,7 @@ from loreweave.console.app import create_app
 from loreweave.console.causality import CausalNode, CausalTree, build_tree
 from loreweave.console.live import LiveFeed, WorldContext
 from loreweave.console.npcs import NpcView, RankedMemory, WorldState, load_world_state, parse_world_state
-from loreweave.console.operations import OperationsGlance, glance, percentile, reaction_ms
+from loreweave.console.operations import ActorCounters, OperationsGlance, glance, percentile, reaction_ms
 from loreweave.console.server import ConsoleServer, knowledge_base_on, open_console, start_console
 from loreweave.console.state import ConsoleState
 from loreweave.console.story import KINDS, STORY_TYPES, StoryFilter, StoryItem, classify, from_entry, from_frame
@@ -13,6 +13,7 @@ from loreweave.console.story import KINDS, STORY_TYPES, StoryFilter, StoryItem, 
 __all__ = [
     "KINDS",
     "STORY_TYPES",
+    "ActorCounters",
     "CausalNode",
     "CausalTree",
     "ConsoleServer",

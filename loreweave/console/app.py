@@ -180,7 +180,7 @@ def create_app(state: ConsoleState) -> Starlette:
 
     async def ops_data() -> Any:
         return await glance(state.database.pool, state.world, live_per_s=state.feed.rate.rate(),
-                            ops_bus=state.ops_bus)
+                            ops_bus=state.ops_bus, counters=state.counters)
 
     async def ops_page(request: Request) -> Response:
         return page(request, "ops.html", section="ops", g=await ops_data(), listeners=state.feed.listeners)

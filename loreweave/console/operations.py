@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,67 @@ logger = logging.getLogger(__name__)
 
 #: Journal rows the latency percentiles are computed over.
 LATENCY_SAMPLE = 2000
+#: Seconds of heartbeats the actors' handling rate is computed over.
+HEARTBEAT_WINDOW_S = 30.0
+
+
+class ActorCounters:
+    """The frames the actors handled in one world, from the counts their heartbeats carry.
+
+    Every actor instance sends ``actor.heartbeat`` on ``lw.sys.heartbeat.actor.<actor>`` with
+    its handled and failed counts per world (an ops credential may read them); the rate is the
+    growth of each instance's count over the window, summed.
+    """
+
+    def __init__(self, world: str, window_s: float = HEARTBEAT_WINDOW_S) -> None:
+        self.world = world
+        self.window_s = window_s
+        self.samples: dict[str, deque[tuple[float, int, int]]] = {}
+        self._subscription: Any = None
+
+    def record(self, instance: str, handled: int, failed: int, now: float | None = None) -> None:
+        """Note one instance's counts in the world."""
+        moment = time.monotonic() if now is None else now
+        samples = self.samples.setdefault(instance, deque())
+        samples.append((moment, handled, failed))
+        while len(samples) > 2 and samples[1][0] < moment - self.window_s:
+            samples.popleft()
+
+    def handled_per_s(self) -> float | None:
+        """Frames handled per second in the world over the window; None before two heartbeats."""
+        rate, known = 0.0, False
+        for samples in self.samples.values():
+            if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
+                known = True
+                rate += max(0, samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
+        return round(rate, 1) if known else None
+
+    def failed(self) -> int:
+        """Handler failures in the world, as the instances last reported them."""
+        return sum(samples[-1][2] for samples in self.samples.values() if samples)
+
+    async def start(self, ops_bus: Any) -> None:
+        """Follow the actors' heartbeats on ``ops_bus``."""
+
+        async def receive(msg: Any) -> None:
+            try:
+                frame = ops_bus.decode(msg.data, msg.subject)
+            except Exception:  # noqa: BLE001  (a heartbeat of another version: skip it)
+                return
+            payload = frame.payload
+            for count in getattr(payload, "worlds", ()) or ():
+                if count.world == self.world:
+                    self.record(str(getattr(payload, "instance", msg.subject)), count.handled, count.failed)
+
+        self._subscription = await ops_bus.nc.subscribe("lw.sys.heartbeat.actor.*", cb=receive)
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._subscription is not None:
+            try:
+                await self._subscription.unsubscribe()
+            except Exception:  # noqa: BLE001  (the bus may be closed already)
+                pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +102,8 @@ class OperationsGlance:
     """One look at the world's health.
 
     Attributes:
+        handled_per_s: frames the actors handled per second in the world (their heartbeats' counts).
+        handler_failures: handler failures in the world, from the same counts.
         live_per_s: frames per second the console sees on the bus (last 10 s).
         journal_per_s: story rows per second written to the journal (last 60 s).
         reaction_p50_ms: median time from a frame to what it caused (journal sample).
@@ -50,6 +115,8 @@ class OperationsGlance:
         by_type: journal rows per event type in the last hour.
     """
 
+    handled_per_s: float | None = None
+    handler_failures: int = 0
     live_per_s: float = 0.0
     journal_per_s: float = 0.0
     reaction_p50_ms: float | None = None
@@ -133,9 +200,13 @@ async def dead_letters_by_reason(ops_bus: Any, stream: str = "LOREWEAVE_DLQ") ->
     return dict(sorted(counts.items(), key=lambda pair: -pair[1]))
 
 
-async def glance(pool: asyncpg.Pool, world: str, *, live_per_s: float, ops_bus: Any | None) -> OperationsGlance:
+async def glance(
+    pool: asyncpg.Pool, world: str, *, live_per_s: float, ops_bus: Any | None, counters: ActorCounters | None = None
+) -> OperationsGlance:
     """Everything the operations page shows."""
     result = OperationsGlance(live_per_s=round(live_per_s, 2))
+    if counters is not None:
+        result.handled_per_s, result.handler_failures = counters.handled_per_s(), counters.failed()
     try:
         await journal_glance(pool, world, result)
     except asyncpg.UndefinedTableError:

@@ -16,6 +16,7 @@ import uvicorn
 
 from loreweave.console.app import create_app
 from loreweave.console.live import LiveFeed
+from loreweave.console.operations import ActorCounters
 from loreweave.console.state import ConsoleState
 from loreweave.db import Database
 from loreweave.protocol.errors import ConfigError, LoreweaveError
@@ -114,7 +115,11 @@ async def start_console(
     """
     feed = LiveFeed(world)
     await feed.start(designer_bus)
-    state = ConsoleState(world=world, database=database, feed=feed, kb=kb, ops_bus=ops_bus)
+    counters = None
+    if ops_bus is not None:
+        counters = ActorCounters(world)
+        await counters.start(ops_bus)
+    state = ConsoleState(world=world, database=database, feed=feed, kb=kb, ops_bus=ops_bus, counters=counters)
     try:
         await state.refresh_world_state()
     except Exception:  # noqa: BLE001  (no snapshot table yet: the pages say so)
@@ -133,6 +138,8 @@ async def start_console(
         await original_stop()
         await state.stop()
         await feed.stop()
+        if counters is not None:
+            await counters.stop()
 
     server.stop = stop_all  # type: ignore[method-assign]
     return server

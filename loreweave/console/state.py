@@ -34,6 +34,7 @@ class ConsoleState:
         kb: a ``loreweave.kb.KnowledgeBase`` on ``database``, or None without the kb extra.
         ops_bus: a bus connected with an ops credential (dead letters), or None.
         world_state: the npc actor's last saved view of the world.
+        counters: the actors' handled and failed counts in the world (from heartbeats, with ``ops_bus``).
     """
 
     world: str
@@ -42,6 +43,7 @@ class ConsoleState:
     kb: Any | None = None
     ops_bus: Any | None = None
     world_state: WorldState = field(default_factory=WorldState)
+    counters: Any | None = None
     _refresher: asyncio.Task[None] | None = None
 
     async def refresh_world_state(self) -> WorldState:

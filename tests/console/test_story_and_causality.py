@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loreweave.console import StoryFilter, build_tree, classify, percentile, reaction_ms
+from loreweave.console import ActorCounters, StoryFilter, build_tree, classify, percentile, reaction_ms
 from loreweave.protocol.ids import frame_id_millis, new_frame_id
 
 
@@ -73,3 +73,15 @@ def test_reaction_latency_comes_from_the_cause_id_and_percentiles_by_nearest_ran
     assert reaction_ms(5, None) is None
     assert percentile([float(n) for n in range(1, 101)], 0.99) == 99.0
     assert percentile([], 0.5) is None
+
+
+def test_the_actors_handling_rate_is_the_growth_of_each_instances_heartbeat_count() -> None:
+    counters = ActorCounters("w1", window_s=30)
+    assert counters.handled_per_s() is None
+    counters.record("npc-1", 100, 0, now=0.0)
+    counters.record("npc-1", 150, 1, now=5.0)
+    counters.record("clock-1", 10, 0, now=1.0)
+    counters.record("clock-1", 20, 0, now=6.0)
+    assert counters.handled_per_s() == 12.0 and counters.failed() == 1
+    counters.record("npc-1", 400, 1, now=60.0)  # older samples leave the window
+    assert len(counters.samples["npc-1"]) == 2

@@ -83,11 +83,12 @@ Rules a client must follow:
   one at a time, in order.
 - A player session with no sign of life (any `player.*` frame, `player.heartbeat` included) for
   {table.PLAYER_SESSION_TIMEOUT_S} s is closed: Loreweave publishes `player.left` with reason `timeout`.
-- Events are facts the game server owns: a `player.moved` to a region `world.opened` did not declare, a
-  `player.spoke` to an NPC never spawned, or a `player.*` frame of a player who never joined are
-  accepted and recorded as sent (the world places the player, the players actor opens a profile),
-  never dead-lettered. Requests check what they read: `npc.get_state` of an unknown NPC answers
-  `sys.error` `bad_request` naming `npc_id`; `world.query` of an unknown id answers `found: false`.
+- Events are facts the game server owns: accepted as sent, never dead-lettered for what they name.
+  A `player.moved` to a region `world.opened` did not declare places the player there (`world.query`
+  answers it); a `player.spoke` to an NPC never spawned is journaled but no NPC answers (no `npc.said`);
+  a `player.*` frame of a player who never joined opens an offline profile (no `player.met` until a
+  `player.joined`). Requests check what they read: `npc.get_state` of an unknown NPC answers `sys.error`
+  `bad_request` naming `npc_id`; `world.query` of an unknown id answers `found: false`.
 - Roles (the server's permissions): a `game-server` publishes its worlds' input events
   (`x-loreweave-publisher: game-server`) and requests, reads its worlds' events and its own inbox
   `_INBOX.<user>.>`; dead letters and heartbeats are read with the `ops` role.

@@ -95,7 +95,10 @@ def export_schemas(
         path = directory / f"{cls.TYPE}.schema.json"
         path.write_text(json.dumps(event_schema(cls), indent=2) + "\n")
         written.append(path)
+    # Last, and whole or not at all: a reader that sees asyncapi.json sees every schema file too.
     path = directory / "asyncapi.json"
-    path.write_text(json.dumps(asyncapi_document(registry, server=server), indent=2) + "\n")
+    partial = directory / ".asyncapi.json.partial"
+    partial.write_text(json.dumps(asyncapi_document(registry, server=server), indent=2) + "\n")
+    partial.replace(path)
     written.append(path)
     return written

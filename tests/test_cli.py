@@ -280,3 +280,26 @@ async def test_history_shows_whole_payloads_and_the_correlation_its_filter_takes
     assert correlation == story.id
     conversation = await asyncio.to_thread(run, "history", world, "--correlation", correlation, env=env)
     assert [line.split()[1] for line in conversation.stdout.splitlines()] == ["npc.said", "narrative.beat"]
+
+
+def test_up_refuses_a_port_that_is_taken(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOREWEAVE_")}
+    env["LOREWEAVE_DATA_DIR"] = str(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*LOREWEAVE, "up", "--port", str(port)], capture_output=True, text=True, timeout=60,
+                                env=env)
+    assert result.returncode == 2 and f"--port: 127.0.0.1:{port} is not free" in result.stderr, result.stderr
+    assert not (tmp_path / "data" / "postgres").exists()  # refused before anything started
+
+
+def test_schemas_export_names_the_server_given_without_its_password(tmp_path: Path) -> None:
+    result = run("schemas", "export", str(tmp_path / "out"), "--server", "nats://game:hunter2@10.1.2.3:4333")
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout and "10.1.2.3:4333" in result.stdout
+    document = json.loads((tmp_path / "out" / "asyncapi.json").read_text())
+    assert document["servers"]["loreweave"]["host"] == "10.1.2.3:4333"
+    refused = run("schemas", "export", str(tmp_path / "bad"), "--server", "http://10.1.2.3")
+    assert refused.returncode == 2 and "--server" in refused.stderr

@@ -29,6 +29,19 @@ class Settings(BaseSettings):
         description="Credential file a command connects with (`loreweave auth create` writes them); unset: the "
         "embedded server's credential for the command's role, or the user and password in LOREWEAVE_NATS_URL.",
     )
+    nats_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate the embedded nats-server serves (with LOREWEAVE_NATS_TLS_KEY): every client "
+        "must then speak TLS. Unset: no TLS.",
+    )
+    nats_tls_key: Path | None = Field(
+        default=None, description="PEM private key of LOREWEAVE_NATS_TLS_CERT (keep it mode 0600; never printed)."
+    )
+    nats_tls_ca: Path | None = Field(
+        default=None,
+        description="PEM CA certificate every client trusts for the bus (the server's name is checked too); "
+        "set: clients connect with TLS and refuse a server this CA did not sign.",
+    )
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset starts an embedded PostgreSQL (pgserver)."
     )
@@ -52,6 +65,10 @@ class Settings(BaseSettings):
         "development only), or 'none': `loreweave run` refuses purchases (`up` and `simulate` use 'test').",
     )
     stripe_api_key: SecretStr | None = Field(default=None, description="Stripe secret key (never printed).")
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signing secret (whsec_...) of the Stripe webhook endpoint: deliveries whose "
+        "Stripe-Signature does not verify with it are refused (never printed)."
+    )
     exclusive_actors: bool = Field(
         default=True,
         description="Run each actor on one node of the bus at a time (leases in NATS KV, fenced commits, "

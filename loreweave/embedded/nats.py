@@ -16,6 +16,7 @@ from typing import AsyncIterator
 
 from loreweave.protocol.errors import ConfigError
 from loreweave.security.store import AuthStore
+from loreweave.security.tls import BusTls, configured_tls
 
 
 def nats_server_binary() -> Path:
@@ -57,12 +58,17 @@ class EmbeddedNats:
     Anonymous clients are refused: the server runs on a config generated from the credential
     files in ``data_dir/credentials`` (one per role, made on first start, then reused; see
     :class:`~loreweave.security.store.AuthStore`). :meth:`client_url` gives a role's URL.
+
+    With ``tls`` holding a certificate and key (default: ``LOREWEAVE_NATS_TLS_CERT`` and ``_KEY``
+    of the environment), the server requires TLS of every client; :attr:`tls` says how clients
+    trust it.
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, tls: BusTls | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.auth = AuthStore(data_dir)
+        self.tls = configured_tls() if tls is None else tls
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,6 +89,12 @@ class EmbeddedNats:
         """Start the server and wait until it accepts connections."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.auth.ensure_defaults()
+        block = self.tls.server_block()
+        if block is not None:
+            # Clients with the CA open TLS before reading anything (no plaintext downgrade); others
+            # get the INFO after a moment, which tells them TLS is required.
+            block["handshake_first"] = "auto"
+        self.auth.set_tls(block)
         config = self.auth.write_config()
         log = open(self.data_dir / "nats-server.log", "ab")
         self._process = subprocess.Popen(

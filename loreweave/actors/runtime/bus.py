@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -33,6 +34,7 @@ from loreweave.protocol.subjects import DLQ_STORE_PREFIX
 from loreweave.schemas import ErrorReply, Event, registry as default_registry
 from loreweave.schemas.registry import EventRegistry
 from loreweave.security.credentials import login_options, redact_url
+from loreweave.security.tls import is_tls_failure, tls_options
 
 if TYPE_CHECKING:
     from loreweave.config import Settings
@@ -142,19 +144,21 @@ class Bus:
         limits: StreamLimits = StreamLimits(),
         wait_s: float = 5.0,
         credentials: Path | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> Bus:
         """Connect to the NATS server at ``url``, trying for at most ``wait_s`` seconds.
 
         ``credentials`` is a credential file (``loreweave auth``); without it the user and
-        password in ``url``, if any, are used. Once connected, a lost connection is retried
-        without end (and counted).
+        password in ``url``, if any, are used. ``tls`` is the context that verifies the server
+        (default: one trusting ``LOREWEAVE_NATS_TLS_CA``, when set). Once connected, a lost
+        connection is retried without end (and counted).
 
         Raises:
             LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached in time.
         """
         nc = Client()
         bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes, limits=limits)
-        login = login_options(url, credentials)
+        login = {**login_options(url, credentials), **tls_options(tls)}
         try:
             await asyncio.wait_for(
                 nc.connect(
@@ -165,12 +169,21 @@ class Bus:
                 timeout=max(wait_s, 0.1),
             )
         except Exception as exc:  # a timeout, or what nats-py raised for a bad URL
-            await nc.close()
+            try:  # a TLS handshake cut short can leave nats-py's close waiting forever
+                await asyncio.wait_for(nc.close(), 2)
+            except (asyncio.TimeoutError, OSError):
+                pass
             if "authorization violation" in f"{bus._last_error} {exc}".lower():
                 raise LoreweaveError(
                     "LOREWEAVE_NATS_CREDS",
                     f"NATS at {redact_url(url)} refused the credentials (none, unknown or revoked): use a credential "
                     "file of `loreweave auth create` or the user and password of your server",
+                ) from None
+            if is_tls_failure(exc) or is_tls_failure(bus._last_error):
+                raise LoreweaveError(
+                    "LOREWEAVE_NATS_TLS_CA",
+                    f"no TLS with NATS at {redact_url(url)} ({bus._last_error or exc!r}): the server must offer TLS "
+                    "with a certificate for this host signed by the CA of LOREWEAVE_NATS_TLS_CA",
                 ) from None
             raise LoreweaveError(
                 "LOREWEAVE_NATS_URL",

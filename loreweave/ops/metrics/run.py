@@ -35,7 +35,9 @@ async def publish_metrics(
     if nats_url:
         import nats
 
-        connection = await nats.connect(nats_url, name=f"ops-metrics-{tier}")
+        from loreweave.security.tls import tls_options
+
+        connection = await nats.connect(nats_url, name=f"ops-metrics-{tier}", **tls_options())
         sinks.append(NatsSink(connection))
     if serve is None and prometheus_url:
         serve = PrometheusServeSource(prometheus_url, f"tier-{tier}")

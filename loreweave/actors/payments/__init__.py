@@ -8,11 +8,14 @@ from loreweave.actors.payments.providers import (
     ProviderError,
     ProviderResult,
     StripeProvider,
+    StripeWebhook,
+    WebhookRefused,
     provider_from_settings,
 )
 
 __all__ = [
     "CATALOG", "Charge", "LocalTestProvider", "PaymentProvider", "Payments", "PaymentsState", "Price",
-    "ProviderError", "ProviderResult", "Recovery", "StripeProvider", "provider_from_settings",
+    "ProviderError", "ProviderResult", "Recovery", "StripeProvider", "StripeWebhook", "WebhookRefused",
+    "provider_from_settings",
     "purchase_id_for",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -80,6 +80,36 @@ class ConceptHistory:
             if version.valid_from <= moment:
                 believed = version
         return believed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (msgpack/JSON ready), times as ISO 8601 strings; :meth:`from_dict` reverses it."""
+        data = asdict(self)
+        for version in data["versions"]:
+            for key in ("valid_from", "recorded_at"):
+                version[key] = version[key].isoformat()
+            if version["event"] is not None:
+                version["event"]["occurred_at"] = version["event"]["occurred_at"].isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConceptHistory:
+        """The history that :meth:`to_dict` wrote."""
+        versions = []
+        for item in data["versions"]:
+            event = item.get("event")
+            versions.append(
+                ConceptVersion(
+                    version=item["version"],
+                    summary=item["summary"],
+                    attributes=dict(item.get("attributes") or {}),
+                    valid_from=datetime.fromisoformat(item["valid_from"]),
+                    recorded_at=datetime.fromisoformat(item["recorded_at"]),
+                    event=None if event is None else StoryEvent(
+                        **{**event, "occurred_at": datetime.fromisoformat(event["occurred_at"])}
+                    ),
+                )
+            )
+        return cls(Concept(**data["concept"]), versions)
 
 
 @dataclass(frozen=True, slots=True)

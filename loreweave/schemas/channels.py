@@ -76,7 +76,9 @@ def _rpc(request: str, *replies: str) -> Request:
 #: Every request, in the order the document lists them.
 REQUESTS: tuple[Request, ...] = (
     _rpc("clock.get_time", "clock.time"),
+    _rpc("kb.concept", "kb.concept_reply"),
     _rpc("kb.context", "kb.context_reply"),
+    _rpc("kb.memories", "kb.memories_reply"),
     _rpc("kb.search", "kb.hits"),
     _rpc("language.translate", "language.translation"),
     _rpc("npc.get_state", "npc.state"),

@@ -1,10 +1,11 @@
 """NPC behaviour (npc-behavior): needs, a daily schedule, relationships and short-term memory.
 
 Consumes: ``world.opened``/``closed``, ``npc.spawned``, ``clock.tick``, ``player.*`` (joined,
-moved, left, spoke), ``weather.changed``, ``quest.completed``/``failed``,
-``settings.changed``, ``qos.level_changed``. Answers ``npc.get_state``.
+moved, left, spoke), ``weather.changed``, ``quest.accepted``/``completed``/``failed``,
+``narrative.beat``, ``settings.changed``, ``qos.level_changed``. Answers ``npc.get_state``.
 Emits: ``npc.moved``, ``npc.activity_changed``, ``npc.said``, ``npc.relationship_changed``,
-and ``qos.sample`` after each line a model (not the script) wrote.
+``qos.sample`` after each line a model (not the script) wrote, and ``kb.observe`` for what an
+NPC met, heard, did and saw (the ``lore`` actor keeps it as the NPC's long-term memory).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from loreweave.schemas import (
     NpcRelationshipChanged,
     NpcSaid,
     NpcSpawned,
+    NarrativeBeat,
     NpcStateReply,
     PlayerJoined,
     PlayerLeft,
@@ -34,6 +36,7 @@ from loreweave.schemas import (
     PlayerSpoke,
     QosLevelChanged,
     QosSample,
+    QuestAccepted,
     QuestCompleted,
     QuestFailed,
     SettingsChanged,
@@ -41,6 +44,7 @@ from loreweave.schemas import (
     WorldClosed,
     WorldOpened,
 )
+from loreweave.schemas.kb import MemoryObserved
 from loreweave.schemas.npc import ScheduleKind, Standing
 
 OUTDOOR_ROLES = frozenset({"farmer", "guard", "fisher", "ferryman", "shepherd", "diver", "miner", "smuggler"})
@@ -114,6 +118,9 @@ class Npc(GameActor[NpcActorState]):
         writer: writes lines for non-scripted tiers (default: the script for every tier).
         memory_size: entries of short-term memory each NPC keeps.
         greet_cooldown_minutes: game minutes before an NPC greets the same player again.
+        long_term_memory: also report each observation as ``kb.observe`` (for the ``lore`` actor).
+        world_event_tension: a narrative beat with no region is remembered by every NPC of the
+            world from this tension on (a beat in a region, by the NPCs there).
     """
 
     name = "npc"
@@ -126,12 +133,16 @@ class Npc(GameActor[NpcActorState]):
         memory_size: int = 8,
         greet_cooldown_minutes: int = 180,
         heartbeat_s: float = 5.0,
+        long_term_memory: bool = True,
+        world_event_tension: float = 0.5,
     ) -> None:
         super().__init__(NpcActorState(), seed=seed, heartbeat_s=heartbeat_s)
         self.scripted = ScriptedDialogue(seed)
         self.writer: DialogueWriter = writer or self.scripted
         self.memory_size = memory_size
         self.greet_cooldown_minutes = greet_cooldown_minutes
+        self.long_term_memory = long_term_memory
+        self.world_event_tension = world_event_tension
 
     def _world(self, world: str) -> NpcWorld:
         return self.state.worlds.setdefault(world, NpcWorld())
@@ -140,6 +151,17 @@ class Npc(GameActor[NpcActorState]):
         day, minute = divmod(w.game_minutes, 1440)
         npc.memory.append(f"d{day} {minute // 60:02d}:{minute % 60:02d} {text}")
         del npc.memory[: -self.memory_size]
+
+    async def _observe(
+        self, ctx: Context, w: NpcWorld, npc_id: str, npc: NpcRecord, text: str, kind: str, subject: str | None
+    ) -> None:
+        """Short-term memory (the NPC's state) and, unless disabled, a long-term memory via the lore actor."""
+        self._remember(w, npc, text)
+        if self.long_term_memory:
+            place = w.region_names.get(npc.region, npc.region)
+            await ctx.emit(
+                MemoryObserved(owner=npc_id, text=f"{text} (at {place})"[:4000], kind=kind, subject=subject)
+            )
 
     def _tier(self, w: NpcWorld) -> str:
         models = [tier for tier in w.ai_tiers if tier != "scripted"]
@@ -259,6 +281,7 @@ class Npc(GameActor[NpcActorState]):
         npc = w.npcs[npc_id]
         if rng.random() < w.chatter + 0.3 * max(0.0, npc.relationships.get(player_id, 0.0)):
             npc.greeted[player_id] = w.game_minutes
+            await self._observe(ctx, w, npc_id, npc, f"I met {player_id} and greeted them", "met", player_id)
             await self._say(ctx, w, npc_id, npc, "greet", player_id)
 
     async def _spoke(self, event: PlayerSpoke, ctx: Context) -> None:
@@ -268,7 +291,9 @@ class Npc(GameActor[NpcActorState]):
         if npc is None:
             return
         rude = any(word in event.text.lower() for word in RUDE)
-        self._remember(w, npc, f"{event.player_id} said \"{event.text[:40]}\"")
+        await self._observe(
+            ctx, w, event.npc_id, npc, f"{event.player_id} said to me: \"{event.text[:300]}\"", "heard", event.player_id
+        )
         npc.needs["social"] = min(1.0, npc.needs["social"] + 0.05)
         await self._relate(ctx, event.npc_id, npc, event.player_id, -0.2 if rude else 0.05)
         purpose: Purpose = "asleep" if npc.activity == "sleep" else "reply"
@@ -281,9 +306,9 @@ class Npc(GameActor[NpcActorState]):
         w.weather[event.region] = event.condition
         if event.condition in BAD_WEATHER:
             place = w.region_names.get(event.region, event.region)
-            for npc in w.npcs.values():
+            for npc_id, npc in sorted(w.npcs.items()):
                 if npc.region == event.region:
-                    self._remember(w, npc, f"{event.condition} over {place}")
+                    await self._observe(ctx, w, npc_id, npc, f"{event.condition} over {place}", "weather", event.condition)
 
     @on("lw.*.quest.completed")
     async def quest_completed(self, event: QuestCompleted, ctx: Context) -> None:
@@ -292,7 +317,10 @@ class Npc(GameActor[NpcActorState]):
         npc = w.npcs.get(event.giver or "")
         if npc is None or event.giver is None:
             return
-        self._remember(w, npc, f"{event.player_id} finished {event.quest_id}")
+        await self._observe(
+            ctx, w, event.giver, npc, f"{event.player_id} finished {event.quest_id}, the quest I gave", "quest",
+            event.player_id,
+        )
         await self._relate(ctx, event.giver, npc, event.player_id, 0.2)
         await self._say(ctx, w, event.giver, npc, "thanks", event.player_id)
 
@@ -303,8 +331,32 @@ class Npc(GameActor[NpcActorState]):
         npc = w.npcs.get(event.giver or "")
         if npc is None or event.giver is None:
             return
-        self._remember(w, npc, f"{event.player_id} failed {event.quest_id}")
+        await self._observe(
+            ctx, w, event.giver, npc, f"{event.player_id} failed {event.quest_id}, the quest I gave", "quest",
+            event.player_id,
+        )
         await self._relate(ctx, event.giver, npc, event.player_id, -0.1)
+
+    @on("lw.*.quest.accepted")
+    async def quest_accepted(self, event: QuestAccepted, ctx: Context) -> None:
+        """The quest giver remembers who took the quest."""
+        w = self._world(ctx.frame.world)
+        npc = w.npcs.get(event.giver or "")
+        if npc is None or event.giver is None:
+            return
+        await self._observe(
+            ctx, w, event.giver, npc, f"{event.player_id} took on {event.quest_id} for me", "quest", event.player_id
+        )
+
+    @on("lw.*.narrative.beat", key=lambda frame: frame.world)
+    async def narrative_beat(self, event: NarrativeBeat, ctx: Context) -> None:
+        """NPCs who were there (or everyone, for a tense world-wide beat) remember what happened."""
+        w = self._world(ctx.frame.world)
+        if event.region is None and event.tension < self.world_event_tension:
+            return
+        for npc_id, npc in sorted(w.npcs.items()):
+            if event.region is None or npc.region == event.region:
+                await self._observe(ctx, w, npc_id, npc, event.text[:1000], "world", event.kind)
 
     @on("lw.*.settings.changed")
     async def settings_changed(self, event: SettingsChanged, ctx: Context) -> None:

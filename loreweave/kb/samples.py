@@ -41,10 +41,15 @@ async def ingest_sample_worlds(
     return reports
 
 
-async def seed_concepts(kb: KnowledgeBase, path: Path, *, world: str) -> None:
-    """Define the concepts of a ``concepts.yaml`` and record its seed events (idempotent)."""
+async def seed_concepts(kb: KnowledgeBase, path: Path, *, world: str) -> tuple[int, int]:
+    """Define the concepts of a ``concepts.yaml`` and record its seed events (idempotent).
+
+    Returns how many concepts and events the file holds (each defined or recorded, or kept).
+    """
     data = await asyncio.to_thread(_load_yaml, path)
-    for item in data.get("concepts") or []:
+    concepts = data.get("concepts") or []
+    events = data.get("events") or []
+    for item in concepts:
         await define_concept(
             kb,
             item.get("name"),
@@ -54,7 +59,7 @@ async def seed_concepts(kb: KnowledgeBase, path: Path, *, world: str) -> None:
             attributes=item.get("attributes") or {},
             exist_ok=True,
         )
-    for item in data.get("events") or []:
+    for item in events:
         changes = [
             ConceptChange(
                 name=change.get("name"),
@@ -73,6 +78,7 @@ async def seed_concepts(kb: KnowledgeBase, path: Path, *, world: str) -> None:
             story_date=item.get("story_date"),
             journal_id=item.get("journal_id"),
         )
+    return len(concepts), len(events)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -54,7 +54,9 @@ DEAD_LETTER_HEADERS: dict[str, Any] = {
         "Lw-Dlq-Subject": {"type": "string", "description": "The subject the refused frame was published on."},
         "Lw-Dlq-Actor": {"type": "string", "description": "For `handler_failed`: the actor whose handler failed."},
         "Lw-Dlq-Size": {"type": "string", "description": "Set when the letter was truncated: the original size."},
-        "Lw-Dlq-Sha256": {"type": "string", "description": "Set when the letter was truncated: the original's SHA-256."},
+        "Lw-Dlq-Sha256": {
+            "type": "string", "description": "Set when the letter was truncated: the original's SHA-256.",
+        },
         "Nats-Msg-Id": {"type": "string", "description": "Derived from the content: a letter is stored once."},
     },
 }
@@ -287,16 +289,7 @@ class _Builder:
         self.channels[channel] = {
             "address": request.subject,
             "title": f"{request.type} request ({request.subject})",
-            "description": (
-                f"Send a `{request.type}` frame as a NATS request (with a reply subject). "
-                + ("Several frames answer: `" + "`, `".join(request.replies[:1]) + "` frames as they come"
-                   + (f", then one `{request.replies[-1]}`" if len(request.replies) > 1 else ", the last with `last: true`")
-                   + "; or one `sys.error`."
-                   if request.stream else
-                   f"One frame answers: `{request.replies[0]}`, or `sys.error`.")
-                + (" Internal to the AI layer (router to tier)." if request.internal else "")
-                + (" Never journaled." if request.subject.startswith("lw.rpc.") else "")
-            ),
+            "description": _request_description(request),
             "parameters": _parameters(request.subject),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
             "x-loreweave-answered-by": request.answered_by,
@@ -361,6 +354,21 @@ def _dead_letter_message() -> dict[str, Any]:
             "payload": "<the frame's MessagePack bytes>",
         }],
     }
+
+
+def _request_description(request: table.Request) -> str:
+    first, last = request.replies[0], request.replies[-1]
+    if not request.stream:
+        answers = f"One frame answers: `{first}`, or `sys.error`."
+    elif len(request.replies) > 1:
+        answers = f"Several frames answer: `{first}` frames as they come, then one `{last}`; or one `sys.error`."
+    else:
+        answers = f"Several frames answer: `{first}` frames, the last with `last: true`; or one `sys.error`."
+    return (
+        f"Send a `{request.type}` frame as a NATS request (with a reply subject). {answers}"
+        + (" Internal to the AI layer (router to tier)." if request.internal else "")
+        + (" Never journaled." if request.subject.startswith("lw.rpc.") else "")
+    )
 
 
 def _callers(request: table.Request) -> list[str]:

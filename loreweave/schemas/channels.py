@@ -64,9 +64,12 @@ class Request:
 
     @property
     def channel(self) -> str:
-        """A channel id, unique per subject."""
-        return "rpc_" + self.subject.replace("lw.rpc.{world}.", "").replace("lw.", "").replace(".", "_").replace(
-            "{", "").replace("}", "")
+        """A channel id, unique per subject (its parameters left out).
+
+        ``rpc_world_query``, ``request_ai_stream``, ``request_ai_tier_generate``.
+        """
+        tokens = [token for token in self.subject.split(".")[1:] if not token.startswith("{")]
+        return "_".join(tokens) if tokens[0] == "rpc" else "_".join(["request", *tokens])
 
 
 def _rpc(request: str, *replies: str) -> Request:

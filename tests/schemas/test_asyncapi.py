@@ -69,7 +69,7 @@ def test_the_document_models_requests_on_their_real_subjects_with_replies() -> N
     assert [r["$ref"] for r in query["reply"]["messages"]] == [
         "#/channels/rpc_world_query_reply/messages/world_answer", "#/channels/rpc_world_query_reply/messages/sys_error"
     ]
-    stream = operations["answer_rpc_ai_stream"]
+    stream = operations["answer_request_ai_stream"]
     assert stream["x-loreweave-stream-reply"] is True
     assert {r["$ref"].rsplit("/", 1)[-1] for r in stream["reply"]["messages"]} == {"ai_chunk", "ai_result", "sys_error"}
 

@@ -17,16 +17,7 @@ from loreweave.schemas import channels as table
 from loreweave.schemas.base import Event
 from loreweave.schemas.examples import EXAMPLE_ID, example_frame
 from loreweave.schemas.registry import EventRegistry
-
-#: Who publishes each event type of a world (the game server's input events): the rest are actors' output.
-GAME_SERVER_EVENTS: tuple[str, ...] = (
-    "world.opened", "world.closed", "world.region_claimed",
-    "npc.spawned",
-    "player.joined", "player.left", "player.moved", "player.spoke", "player.collected", "player.defeated",
-    "player.heartbeat",
-    "language.glossary_added",
-    "version.announced",
-)
+from loreweave.security.roles import GAME_SERVER_EVENTS, OPS_REQUESTS
 
 _HEADER_ID = {"type": "string", "description": "The frame's id: JetStream drops a repeat within the de-duplication "
               f"window ({table.DEDUP_WINDOW_S} s). Set it on every publish.", "examples": [EXAMPLE_ID]}
@@ -378,7 +369,7 @@ def _callers(request: table.Request) -> list[str]:
     callers = ["game-server", "actor-node"]
     if request.type.startswith("kb."):
         callers.append("designer")
-    if request.type in ("registry.query", "qos.get_status", "version.get_report"):
+    if request.type in OPS_REQUESTS:
         callers.append("ops")
     return callers
 

@@ -362,3 +362,49 @@ def _version(row: asyncpg.Record, event: StoryEvent | None) -> ConceptVersion:
 
 def _in(world: str | None) -> str:
     return f" in world {world!r}" if world is not None else " in global lore"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentConcept:
+    """What is true of a concept now: its latest version (``version`` > 1: events changed it)."""
+
+    name: str
+    kind: str
+    world: str | None
+    version: int
+    summary: str
+    attributes: dict[str, Any]
+
+    def render(self) -> str:
+        """One line for a prompt."""
+        attrs = ", ".join(f"{key}={value}" for key, value in sorted(self.attributes.items()))
+        return f"{self.name} ({self.kind}): {self.summary}" + (f" [{attrs}]" if attrs else "")
+
+
+async def mentioned_concepts(kb: KnowledgeBase, world: str, text: str, *, limit: int = 5) -> list[CurrentConcept]:
+    """The current version of each concept of ``world`` (or global) whose name occurs in ``text``.
+
+    Concepts that events changed come first, so a prompt states what changed before anything
+    the older lore says about it.
+    """
+    rows = await kb.pool.fetch(
+        """
+        SELECT c.name, c.kind, c.world_id, v.version, v.summary, v.attributes
+          FROM kb_concepts c
+          JOIN LATERAL (SELECT version, summary, attributes FROM kb_concept_versions
+                         WHERE concept_id = c.id ORDER BY version DESC LIMIT 1) v ON true
+         WHERE (c.world_id IS NULL OR c.world_id = $1) AND strpos(lower($2), lower(c.name)) > 0
+         ORDER BY v.version DESC, c.world_id NULLS LAST, c.name
+         LIMIT $3
+        """,
+        world,
+        text,
+        limit,
+    )
+    return [
+        CurrentConcept(
+            name=row["name"], kind=row["kind"], world=row["world_id"], version=row["version"],
+            summary=row["summary"], attributes=_json_object(row["attributes"]),
+        )
+        for row in rows
+    ]

@@ -1,4 +1,9 @@
-"""What the storyteller and NPC actors put in their prompts: lore snippets and memories."""
+"""What the storyteller and NPC actors put in their prompts: current facts, lore snippets and memories.
+
+Lore files describe the world as it was written; story events change it afterwards. So the
+context leads with the current version of every concept that the query or the lore found names
+(a deposed ruler is no longer "High Jarl"), and says that these facts win over older lore.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from loreweave.kb.concepts import StoryEvent
+from loreweave.kb.concepts import CurrentConcept, StoryEvent, mentioned_concepts
 from loreweave.kb.events import recent_events
 from loreweave.kb.memory import RecalledMemory, recall
 from loreweave.kb.search import SearchHit, check_query, search
@@ -23,10 +28,14 @@ class PromptContext:
     lore: list[SearchHit]
     memories: list[RecalledMemory] = field(default_factory=list)
     events: list[StoryEvent] = field(default_factory=list)
+    concepts: list[CurrentConcept] = field(default_factory=list)
 
     def render(self, *, max_snippet_chars: int = 600) -> str:
-        """Plain text to paste into a prompt, each lore snippet with its source."""
+        """Plain text to paste into a prompt: current facts first, each lore snippet with its source."""
         parts: list[str] = []
+        if self.concepts:
+            parts.append("Current facts (these override older lore):")
+            parts += [f"- {_clip(concept.render(), max_snippet_chars)}" for concept in self.concepts]
         if self.lore:
             parts.append("Lore:")
             parts += [
@@ -58,6 +67,11 @@ class PromptContext:
                  "occurred_at": e.occurred_at.isoformat()}
                 for e in self.events
             ],
+            "concepts": [
+                {"name": c.name, "kind": c.kind, "world": c.world, "version": c.version, "summary": c.summary,
+                 "attributes": c.attributes}
+                for c in self.concepts
+            ],
             "text": self.render(),
         }
 
@@ -78,7 +92,8 @@ async def prompt_context(
     events_k: int = 0,
 ) -> PromptContext:
     """Lore snippets (hybrid search) and, for ``owner`` (an NPC id or 'storyteller'), its
-    memories (recalling them marks them accessed), plus the latest ``events_k`` events.
+    memories (recalling them marks them accessed), plus the latest ``events_k`` events, led by
+    the current version of each concept named in the query, the lore or the memories.
 
     The query is embedded once and shared by the lore search and the memory recall.
 
@@ -97,4 +112,6 @@ async def prompt_context(
     else:
         lore, memories = await lore_task, []
     events = await recent_events(kb, world, limit=events_k) if events_k > 0 else []
-    return PromptContext(world=world, query=text, lore=lore, memories=memories, events=events)
+    named = "\n".join([text, *(hit.text for hit in lore), *(item.memory.text for item in memories)])
+    concepts = await mentioned_concepts(kb, world, named)
+    return PromptContext(world=world, query=text, lore=lore, memories=memories, events=events, concepts=concepts)

@@ -63,6 +63,7 @@ const typeOfMessage = (channel, ref) => {
 const eventAddress = {}; // type -> address template
 const requests = []; // {type, address, replies, stream, callers, internal}
 let deadLetterAddress = null;
+const systemAddress = {}; // type -> address of a system subject (no world: lw.sys.heartbeat.actor.{actor})
 for (const [opId, op] of Object.entries(doc.operations)) {
   const channelId = refName(op.channel);
   const channel = doc.channels[channelId];
@@ -78,6 +79,8 @@ for (const [opId, op] of Object.entries(doc.operations)) {
     deadLetterAddress = channel.address;
   } else if (channel.address.startsWith("lw.{world}.")) {
     eventAddress[types[0]] = channel.address;
+  } else if (channel["x-loreweave-internal"] !== true) {
+    systemAddress[types[0]] = channel.address;
   }
 }
 const fill = (template, params) => template.replace(/\{(\w+)\}/g, (_, name) => params[name] ?? "*");
@@ -153,6 +156,20 @@ const letters = [];
 const dlq = ops.subscribe(fill(deadLetterAddress, {}));
 (async () => {
   for await (const msg of dlq) letters.push({ subject: msg.subject, headers: msg.headers, size: msg.data.length });
+})();
+// Heartbeats: on their system subject, world "_", valid (read with the ops role).
+const heartbeats = [];
+const beats = ops.subscribe(fill(systemAddress["actor.heartbeat"], {}));
+(async () => {
+  for await (const msg of beats) {
+    const f = decode(msg.data);
+    heartbeats.push(f);
+    if (f.type !== "actor.heartbeat" || f.world !== "_") fail(`${f.type} of world ${f.world} on ${msg.subject}`);
+    if (msg.subject !== fill(systemAddress["actor.heartbeat"], { actor: f.payload.actor })) {
+      fail(`heartbeat of ${f.payload.actor} on ${msg.subject}`);
+    }
+    validateFrame(f, `heartbeat ${msg.subject}`);
+  }
 })();
 await Promise.all([game.flush(), ops.flush()]);
 
@@ -333,6 +350,8 @@ for (const [reason, subject] of invalid) {
   }
 }
 
+await until("an actor heartbeat", () => heartbeats.length > 0, 30000);
+report.heartbeats = heartbeats.length;
 // Only the invalid frames were dead-lettered (not the ghost's, not the unknown NPC's).
 const unexpected = letters.filter((l) => !l.claimed);
 if (unexpected.length) {

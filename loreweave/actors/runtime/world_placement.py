@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 MAX_SNAPSHOT_IDS = 5000
 #: An unchanged world's snapshot is still refreshed this often, so a takeover replays little.
 REFRESH_S = 60.0
+#: Seconds a takeover's replay waits for others to join it (partitions taken together share one read).
+REPLAY_GATHER_S = 0.05
 
 
 class WorldPlacement:
@@ -114,6 +116,8 @@ class WorldPlacement:
         self._save_lock = asyncio.Lock()
         self._load_lock = asyncio.Lock()
         self._snapshot_cache: tuple[float, list[Snapshot]] | None = None
+        self._replays: dict[int, tuple[float, asyncio.Future[None]]] = {}
+        self._replayer: asyncio.Task[None] | None = None
         #: Seconds each takeover took from lease to live (for the scale-out benchmark).
         self.takeovers: list[float] = []
 
@@ -262,14 +266,42 @@ class WorldPlacement:
             return snapshots
 
     async def _replay(self, partition: int, since: float) -> None:
-        """Offer the partition's stored frames since ``since`` (wall time) to the event runners."""
+        """Offer the partition's stored frames since ``since`` (wall time) to the event runners.
+
+        Partitions taken over together (a node starting, a node dying) share one read of the
+        stream: requests that arrive while a read is being prepared join it.
+        """
+        if not self._event_runners:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._replays[partition] = (since, done)
+        if self._replayer is None or self._replayer.done():
+            self._replayer = asyncio.create_task(self._replay_batches(), name="world-replay")
+        await done
+
+    async def _replay_batches(self) -> None:
+        while self._replays:
+            await asyncio.sleep(REPLAY_GATHER_S)
+            batch, self._replays = self._replays, {}
+            try:
+                await self._replay_once({p: since for p, (since, _) in batch.items()})
+            except Exception as exc:
+                for _, done in batch.values():
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch.values():
+                if not done.done():
+                    done.set_result(None)
+
+    async def _replay_once(self, partitions: dict[int, float]) -> None:
         info = await self.bus.js.stream_info(EVENTS_STREAM)
         last = info.state.last_seq
-        if not info.state.messages or not self._event_runners:
+        if not info.state.messages:
             return
         config = ConsumerConfig(
             ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=datetime.fromtimestamp(since, timezone.utc), inactive_threshold=30.0,
+            opt_start_time=datetime.fromtimestamp(min(partitions.values()), timezone.utc), inactive_threshold=30.0,
             filter_subject="lw.*.*.*",
         )
         pull = await self.bus.js.pull_subscribe("lw.*.*.*", stream=EVENTS_STREAM, config=config)
@@ -279,19 +311,24 @@ class WorldPlacement:
                 return
             while True:
                 try:
-                    msgs = await pull.fetch(256, timeout=0.5)
+                    msgs = await pull.fetch(512, timeout=0.5)
                 except asyncio.TimeoutError:
                     break
                 done = False
                 for msg in msgs:
-                    seq = msg.metadata.sequence.stream
+                    meta = msg.metadata
+                    done = meta.sequence.stream >= last
                     world = world_of_subject(msg.subject)
-                    if world is not None and self.partition_of(world) == partition:
-                        for runner in self._event_runners:
-                            if subject_matches(runner.spec.pattern, msg.subject):
-                                await self._offer(partition, runner, msg)
-                                replayed += 1
-                    done = seq >= last
+                    if world is None:
+                        continue
+                    partition = self.partition_of(world)
+                    since = partitions.get(partition)
+                    if since is None or meta.timestamp.timestamp() < since or partition not in self._buffers:
+                        continue
+                    for runner in self._event_runners:
+                        if subject_matches(runner.spec.pattern, msg.subject):
+                            await self._offer(partition, runner, msg)
+                            replayed += 1
                 if done or not msgs:
                     break
         finally:
@@ -300,7 +337,7 @@ class WorldPlacement:
             except Exception:
                 logger.debug("replay consumer unsubscribe failed", exc_info=True)
         if replayed:
-            logger.info("partition %d: replayed %d frames from the events stream", partition, replayed)
+            logger.info("partitions %s: replayed %d frames from the events stream", sorted(partitions), replayed)
 
     # -- giving a partition up ------------------------------------------------------------------
 

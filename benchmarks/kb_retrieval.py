@@ -7,6 +7,11 @@ p50/p99 latency (query embedding + SQL), recall by kind of question (lexical, pa
 scope) and leaks (hits from a world out of scope). ``hybrid-rrf`` is the previous fusion
 (plain reciprocal rank over an OR text query), measured in the same run as the baseline.
 
+A last section crowds a table with near-duplicate chunks of 60 worlds and asks a quiet world,
+whose chunks are further from the queries, for k rows: how often the HNSW index alone (the former
+search) came back short, and what the exact-scan fallback of :func:`search` costs, with the
+planner left alone and with it pushed onto the index (as a generic plan or stale statistics do).
+
 Uses LOREWEAVE_DATABASE_URL, or a throwaway embedded PostgreSQL.
 
     .venv/bin/python benchmarks/kb_retrieval.py [--k 5] [--repeat 1] [--misses]
@@ -26,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import numpy as np
 
 from loreweave.db import create_pool, migrate
 from loreweave.embedded.postgres import EmbeddedPostgres
 from loreweave.kb import KnowledgeBase, default_embedder, ingest_sample_worlds, search
 from loreweave.kb.evaluate import KINDS, MethodScore, Question, evaluate, load_questions
-from loreweave.kb.search import FUSIONS
+from loreweave.kb.search import EF_SEARCH, FUSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = ROOT / "benchmarks" / "data" / "kb_eval"
@@ -102,6 +108,77 @@ async def _bench(dsn: str, k: int, repeat: int) -> list[SetResult]:
         await admin.close()
 
 
+CROWD_WORLDS, CROWD_CHUNKS, QUIET_CHUNKS, CROWD_QUERIES = 60, 20, 8, 50
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+async def _crowded(dsn: str, k: int) -> list[str]:
+    """Lines reporting filtered search in a crowded table (see the module docstring)."""
+    schema = "crowd_" + uuid.uuid4().hex[:8]
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    lines = [f"crowded: {CROWD_WORLDS} worlds x {CROWD_CHUNKS} near-duplicate chunks, a quiet world of "
+             f"{QUIET_CHUNKS}; {CROWD_QUERIES} queries for k={k} in the quiet world, ef_search {EF_SEARCH}"]
+    try:
+        await migrate(dsn, schema=schema)
+        rng = np.random.default_rng(11)
+        centre, aside = _unit(rng.normal(size=384)), _unit(rng.normal(size=384))
+        setup_pool = await create_pool(dsn, schema=schema, min_size=1, max_size=1)
+        rows = []
+        for world in [f"crowd{i:02d}" for i in range(CROWD_WORLDS)] + ["quiet"]:
+            await setup_pool.execute("INSERT INTO kb_worlds (id) VALUES ($1)", world)
+            document = await setup_pool.fetchval(
+                "INSERT INTO kb_documents (world_id, source, title, content_hash, pipeline, size_bytes)"
+                " VALUES ($1, 'lore.md', 'Lore', 'h', 'p', 1) RETURNING id", world)
+            for ordinal in range(QUIET_CHUNKS if world == "quiet" else CROWD_CHUNKS):
+                noise = rng.normal(scale=0.02, size=384)
+                vector = _unit(0.8 * centre + 0.6 * aside + noise) if world == "quiet" else _unit(centre + noise)
+                rows.append((document, world, ordinal, f"{world} {ordinal}", vector))
+        await setup_pool.executemany(
+            "INSERT INTO kb_chunks (document_id, world_id, ordinal, heading, heading_path, body, embedding, tsv)"
+            " VALUES ($1, $2, $3, $4, ARRAY[$4], $4, $5, to_tsvector('english', $4))", rows)
+        await setup_pool.execute("ANALYZE kb_chunks")
+        await setup_pool.close()
+        queries = [_unit(centre + rng.normal(scale=0.02, size=384)) for _ in range(CROWD_QUERIES)]
+
+        async def prefer_index(conn: asyncpg.Connection) -> None:
+            await conn.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+
+        for label, setup in (("planner free", None), ("index forced", prefer_index)):
+            pool = await create_pool(dsn, schema=schema, min_size=1, max_size=1, setup=setup)
+            kb = KnowledgeBase(pool, default_embedder())
+            short = empty = 0
+            index_ms, search_ms, returned = [], [], []
+            for query in queries:
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+                    started = time.perf_counter()
+                    found = await conn.fetch(
+                        "SELECT id FROM kb_chunks WHERE world_id IS NULL OR world_id = $2"
+                        " ORDER BY embedding <=> $1 LIMIT $3", query, "quiet", k)
+                    index_ms.append((time.perf_counter() - started) * 1000)
+                short += len(found) < k
+                empty += not found
+                started = time.perf_counter()
+                hits = await search(kb, "quiet", world="quiet", k=k, method="vector", query_vector=query)
+                search_ms.append((time.perf_counter() - started) * 1000)
+                returned.append(len(hits))
+            await pool.close()
+            index_p50, search_p50 = float(np.median(index_ms)), float(np.median(search_ms))
+            lines.append(
+                f"  {label}: index alone short {short}/{CROWD_QUERIES} (empty {empty}); search returned {k} rows "
+                f"{sum(n == k for n in returned)}/{CROWD_QUERIES}; p50 ms index alone {index_p50:.2f}, "
+                f"search {search_p50:.2f} (ratio {search_p50 / index_p50:.1f})"
+            )
+        return lines
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+
+
 def _print(results: list[SetResult], k: int, repeat: int, show_misses: bool) -> None:
     print(f"k={k}, MRR over the top 10, {repeat} pass(es) for latency")
     for result in results:
@@ -154,12 +231,15 @@ async def main() -> int:
         dsn = await server.start()
     try:
         results = await _bench(dsn, args.k, args.repeat)
+        crowded = await _crowded(dsn, args.k)
     finally:
         if server is not None:
             await server.stop()
         if data is not None:
             shutil.rmtree(data, ignore_errors=True)
     _print(results, args.k, args.repeat, args.misses)
+    print()
+    print("\n".join(crowded))
     return 0 if _meets_bar(results) else 1
 
 

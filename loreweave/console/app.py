@@ -68,8 +68,9 @@ def create_app(state: ConsoleState) -> Starlette:
 
     async def stream(request: Request) -> Response:
         raw = request.headers.get("last-event-id") or request.query_params.get("since") or ""
-        since = int(raw) if raw.isdigit() else state.feed.seq
         feed = state.feed
+        # A page from before a restart of the console may name a later number: start from now.
+        since = min(int(raw), feed.seq) if raw.isdigit() else feed.seq
 
         async def events() -> AsyncIterator[str]:
             async with feed.listen() as queue:

@@ -143,8 +143,8 @@ class LiveFeed:
         if item.kind == "ambience" and item.region:
             region = self.context.region(item.region)
             region.ambience, region.trigger, region.ts_us = item.text, item.label, item.ts_us
-            if item.label in ("dawn", "dusk"):
-                self.context.time_of_day = self.context.time_of_day or item.label
+            if item.label in ("dawn", "dusk") and not self.context.time_of_day:
+                self.context.time_of_day = item.label  # until the npc actor's clock is known
             self._push(("context", self.seq, self.context.to_dict()))
         self._push(("story", self.seq, item))
         return self.seq

@@ -50,7 +50,7 @@ async def test_up_prints_the_console_url_and_the_console_command_runs_beside_it(
     seen: list[str] = []
     console = None
     try:
-        world, url = await _url_line(up, seen, 180)
+        world, url = await _url_line(up, seen, 240)
         assert world == "thornwake"
         assert "Live story" in await asyncio.to_thread(_get, url + "story")
         console = await asyncio.create_subprocess_exec(
@@ -58,15 +58,15 @@ async def test_up_prints_the_console_url_and_the_console_command_runs_beside_it(
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         own: list[str] = []
-        _, second = await _url_line(console, own, 120)
+        _, second = await _url_line(console, own, 180)
         assert second != url
         ops = await asyncio.to_thread(_get, second + "ops")
         assert "Dead letters by reason" in ops and "needs an ops credential" not in ops
     finally:
         if console is not None and console.returncode is None:
             console.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(console.communicate(), 60)
+            await asyncio.wait_for(console.communicate(), 180)
         up.send_signal(signal.SIGTERM)
-        rest, _ = await asyncio.wait_for(up.communicate(), 90)
+        rest, _ = await asyncio.wait_for(up.communicate(), 180)  # up waits for its sample ingestion thread
     assert console is not None and console.returncode == 0
     assert up.returncode == 0, ("".join(seen) + rest.decode())[-3000:]

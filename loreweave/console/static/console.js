@@ -73,6 +73,13 @@ class Story {
     this.panel.addEventListener("click", (event) => this.onClick(event));
     document.addEventListener("keydown", (event) => this.onKey(event));
     this.connect();
+    this.tabStop();
+  }
+
+  // One row is reachable by Tab (the focused one, else the newest); arrows move from there.
+  tabStop() {
+    const rows = this.visibleRows();
+    if (rows.length && !rows.some((row) => row.tabIndex === 0)) rows[0].tabIndex = 0;
   }
 
   connect() {
@@ -106,6 +113,7 @@ class Story {
     this.list.prepend(row);
     setTimeout(() => row.classList.remove("new"), 1500);
     while (this.list.children.length > 3000) this.list.lastElementChild.remove();
+    this.tabStop();
   }
 
   addOptions(item) {
@@ -121,7 +129,11 @@ class Story {
   }
 
   applyFilters() {
-    for (const row of $$(".row", this.list)) row.hidden = !this.matches(row);
+    for (const row of $$(".row", this.list)) {
+      row.hidden = !this.matches(row);
+      if (row.hidden) row.tabIndex = -1;
+    }
+    this.tabStop();
   }
 
   togglePause() {

@@ -70,6 +70,8 @@ FARGATE_GIB_HOUR = 0.004445
 CLOUDWATCH_ALARM_MONTH = 0.10
 CLOUDWATCH_DASHBOARD_MONTH = 3.00
 CLOUDWATCH_METRIC_MONTH = 0.30
+#: Secrets Manager, per month: one secret (API calls aside).
+SECRETS_MANAGER_SECRET_MONTH = 0.40
 
 
 def instance_price(

@@ -73,13 +73,11 @@ def test_apply_builds_the_stack(spec: StackSpec, aws: Clients) -> None:
     task = aws("ecs").describe_task_definition(taskDefinition=f"{spec.name}-gold")["taskDefinition"]
     serve = next(c for c in task["containerDefinitions"] if c["name"] == "serve")
     assert serve["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
-    assert {"name": "LOREWEAVE_NATS_URL", "value": spec.backing.nats_url} in serve["environment"]
-    assert not serve.get("secrets"), "GPU tiers do not get the database"
+    assert [s["name"] for s in serve["secrets"]] == ["LOREWEAVE_NATS_URL"], "GPU tiers do not get the database"
     actors = aws("ecs").describe_task_definition(taskDefinition=f"{spec.name}-actors")["taskDefinition"]
     (container,) = actors["containerDefinitions"]
-    assert {"name": "LOREWEAVE_NATS_URL", "value": spec.backing.nats_url} in container["environment"]
-    assert container["secrets"] == [
-        {"name": "LOREWEAVE_DATABASE_URL", "valueFrom": spec.backing.database_url_secret}]
+    assert all(e["name"] != "LOREWEAVE_NATS_URL" for e in container["environment"])
+    assert {"name": "LOREWEAVE_DATABASE_URL", "valueFrom": spec.backing.database_url_secret} in container["secrets"]
     grant = aws("iam").get_role_policy(RoleName=f"{spec.name}-execution", PolicyName="read-database-url")
     statement = grant["PolicyDocument"]["Statement"][0]
     assert statement["Action"] == ["secretsmanager:GetSecretValue"]

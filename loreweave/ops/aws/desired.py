@@ -8,46 +8,65 @@ from loreweave.ops.aws.resources import Clients, Ref, Resource
 from loreweave.ops.aws.stack import StackSpec, TierSpec
 from loreweave.ops.metrics.snapshot import ERROR_RATE, GPU_MEMORY, GPU_UTILIZATION, LATENCY_P95, ONGOING_REQUESTS
 from loreweave.protocol.errors import ConfigError
+from loreweave.security.credentials import without_userinfo
 
 #: The GPU-optimised ECS AMI, resolved by EC2 at each launch (so new instances get patches).
 GPU_AMI = "resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2/gpu/recommended/image_id"
 _POLICY = "arn:aws:iam::aws:policy/"
 
 
-def network(spec: StackSpec, aws: Clients) -> tuple[list[str], list[str]]:
-    """Subnets and security groups: the spec's, or the default VPC's.
+def network(spec: StackSpec, aws: Clients) -> tuple[str, list[str], list[str]]:
+    """The VPC, its subnets, and the extra security groups the spec lists (none by default).
 
     Raises:
-        ConfigError: if the spec names none and the region has no default VPC.
+        ConfigError: if the spec names no subnets and the region has no default VPC.
     """
     subnets, groups = list(spec.network.subnets), list(spec.network.security_groups)
-    if subnets and groups:
-        return sorted(subnets), sorted(groups)
     ec2 = aws("ec2")
+    if subnets:
+        found = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"]
+        return found[0]["VpcId"], sorted(subnets), sorted(groups)
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
-        raise ConfigError("network.subnets", f"no default VPC in {spec.region}: list subnets and security_groups")
+        raise ConfigError("network.subnets", f"no default VPC in {spec.region}: list subnets")
     vpc = vpcs[0]["VpcId"]
-    if not subnets:
-        subnets = [s["SubnetId"] for s in ec2.describe_subnets(
-            Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
-    if not groups:
-        groups = [g["GroupId"] for g in ec2.describe_security_groups(Filters=[
-            {"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]]
-    return sorted(subnets), sorted(groups)
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    return vpc, sorted(subnets), sorted(groups)
+
+
+def nats_secret_name(spec: StackSpec, role: str) -> str:
+    """The Secrets Manager secret holding the NATS credential of ``role`` (``<stack>/nats/<role>``)."""
+    return f"{spec.name}/nats/{role}"
+
+
+def task_roles(spec: StackSpec) -> list[str]:
+    """The bus roles the stack's tasks connect as (tiers' metrics publishers as ``ops``)."""
+    roles = {service.nats_role for service in spec.services.values()}
+    roles |= {tier.nats_role for tier in spec.tiers.values()}
+    if spec.tiers:
+        roles.add("ops")
+    return sorted(roles)
+
+
+def _nats_url_from(spec: StackSpec, role: str) -> dict[str, Any]:
+    return {"name": "LOREWEAVE_NATS_URL", "valueFrom": Ref("secret", nats_secret_name(spec, role), "url_from")}
 
 
 def _container(spec: StackSpec, name: str, image: str, command: list[str], env: dict[str, str],
-               log_group: str, gpus: int = 0, essential: bool = True, database: bool = False) -> dict[str, Any]:
-    env = {**env, "LOREWEAVE_NATS_URL": spec.backing.nats_url}
+               log_group: str, role: str, gpus: int = 0, essential: bool = True, database: bool = False,
+               secrets: dict[str, str] | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": name, "image": image, "essential": essential,
         "environment": sorted(({"name": k, "value": v} for k, v in env.items()), key=lambda e: e["name"]),
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": spec.region, "awslogs-stream-prefix": name}},
     }
+    # Credentials only through Secrets Manager: ECS reads them with the execution role at start.
+    handed = [_nats_url_from(spec, role)]
     if database:
-        container["secrets"] = [{"name": "LOREWEAVE_DATABASE_URL", "valueFrom": spec.backing.database_url_secret}]
+        handed.append({"name": "LOREWEAVE_DATABASE_URL", "valueFrom": spec.backing.database_url_secret})
+    handed += [{"name": k, "valueFrom": v} for k, v in (secrets or {}).items()]
+    container["secrets"] = sorted(handed, key=lambda e: e["name"])
     if command:
         container["command"] = list(command)
     if gpus:
@@ -61,15 +80,22 @@ def _read_secret_policy(arn: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [action], "Resource": [arn]}]}
 
 
+def _read_secrets_policy(arns: list[Any]) -> dict[str, Any]:
+    """Read exactly these secrets (NATS credentials, the services' own ``secrets``) and nothing else."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": list(arns)}]}
+
+
 def _tier_containers(spec: StackSpec, name: str, tier: TierSpec, log_group: str) -> list[dict[str, Any]]:
     env = {**tier.environment, "LOREWEAVE_TIER": name, "LOREWEAVE_STACK": spec.name}
-    serve = _container(spec, "serve", tier.image, tier.command, env, log_group, gpus=tier.gpus_per_task)
+    serve = _container(spec, "serve", tier.image, tier.command, env, log_group, tier.nats_role,
+                       gpus=tier.gpus_per_task)
     # The publisher sees the task's GPUs through the NVIDIA runtime, which the GPU AMI makes the default.
     metrics_env = {**env, "NVIDIA_VISIBLE_DEVICES": "all"}
     metrics = _container(spec, "metrics", tier.image,
                          ["loreweave", "ops", "metrics", "--tier", name, "--stack", spec.name,
                           "--namespace", spec.metrics_namespace],
-                         metrics_env, log_group, essential=False)
+                         metrics_env, log_group, "ops", essential=False)
     return [serve, metrics]
 
 
@@ -81,10 +107,29 @@ def _alarm(spec: StackSpec, name: str, component: str, tier: str | None, **field
 def desired_resources(spec: StackSpec, aws: Clients) -> list[Resource]:
     """Every resource of the stack, in creation order (destroy runs it backwards)."""
     stack = spec.name
-    subnets, groups = network(spec, aws)
+    vpc, subnets, extra_groups = network(spec, aws)
     log_group = f"/loreweave/{stack}"
     cluster = stack
+    tasks_group = Ref("security_group", f"{stack}-tasks", "id")
+    # Tasks and GPU instances accept no connection (they are the bus's and database's clients); the
+    # backing servers' group admits the tasks' group, on the NATS and PostgreSQL ports only.
+    groups: list[Any] = [tasks_group, *extra_groups]
+    nats_secrets = {role: nats_secret_name(spec, role) for role in task_roles(spec)}
+    service_secrets = sorted({arn for service in spec.services.values() for arn in service.secrets.values()})
+    server = without_userinfo(spec.backing.nats_url)
     resources: list[Resource] = [
+        Resource("security_group", f"{stack}-tasks", {
+            "vpc": vpc, "description": f"Loreweave {stack}: its ECS tasks and GPU instances (no ingress)",
+            "ingress": []}, spec.tags_for("network")),
+        Resource("security_group", f"{stack}-backing", {
+            "vpc": vpc, "description": f"Loreweave {stack}: NATS and PostgreSQL, reached from its tasks only",
+            "ingress": [{"port": port, "from_group": tasks_group}
+                        for port in sorted({spec.backing.nats_port, spec.backing.database_port})]},
+            spec.tags_for("network")),
+        *(Resource("secret", name, {
+            "role": role, "server": server,
+            "description": f"Loreweave {stack}: NATS credential of the {role} role (user, password, url)"},
+            spec.tags_for("secrets")) for role, name in nats_secrets.items()),
         Resource("sns_topic", f"{stack}-alerts", {"emails": sorted(spec.alerts.emails)}, spec.tags_for("alerts")),
         Resource("iam_role", f"{stack}-instance", {
             "service": "ec2.amazonaws.com", "instance_profile": True,
@@ -93,7 +138,11 @@ def desired_resources(spec: StackSpec, aws: Clients) -> list[Resource]:
         Resource("iam_role", f"{stack}-execution", {
             "service": "ecs-tasks.amazonaws.com", "instance_profile": False,
             "policies": [_POLICY + "service-role/AmazonECSTaskExecutionRolePolicy"],
-            "inline": {"read-database-url": _read_secret_policy(spec.backing.database_url_secret)}},
+            "inline": {
+                "read-database-url": _read_secret_policy(spec.backing.database_url_secret),
+                "read-secrets": _read_secrets_policy(
+                    [*(Ref("secret", name) for name in nats_secrets.values()), *service_secrets]),
+            }},
             spec.tags_for("iam")),
         Resource("iam_role", f"{stack}-task", {
             "service": "ecs-tasks.amazonaws.com", "instance_profile": False,
@@ -128,7 +177,8 @@ def desired_resources(spec: StackSpec, aws: Clients) -> list[Resource]:
     workloads: list[tuple[str, str, int, int, str | None]] = []
     for name, service in spec.services.items():
         env = {**service.environment, "LOREWEAVE_STACK": stack}
-        containers = [_container(spec, name, service.image, service.command, env, log_group, database=True)]
+        containers = [_container(spec, name, service.image, service.command, env, log_group, service.nats_role,
+                                 database=True, secrets=service.secrets)]
         resources.append(Resource("task_definition", f"{stack}-{name}", {
             "containers": containers, "cpu": str(service.cpu), "memory": str(service.memory),
             "compatibility": "FARGATE", **roles}, spec.tags_for("service")))

@@ -57,17 +57,22 @@ def differing(spec: Mapping[str, Any], current: Current, tags: Mapping[str, str]
 
     Tags that others add (``AmazonECSManaged``, ``aws:*``) are left alone.
     """
-    fields = [key for key, value in spec.items() if _normal(value) != _normal(current.state.get(key))]
+    fields = [key for key, value in spec.items() if _normal(value, key) != _normal(current.state.get(key), key)]
     if any(current.tags.get(key) != value for key, value in tags.items()):
         fields.append("tags")
     return tuple(fields)
 
 
-def _normal(value: Any) -> Any:
+#: Lists whose order AWS does not keep: compared as sets.
+_UNORDERED = frozenset({"security_groups", "subnets"})
+
+
+def _normal(value: Any, key: str = "") -> Any:
     if isinstance(value, Mapping):
-        return {key: _normal(item) for key, item in value.items()}
+        return {name: _normal(item, name) for name, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_normal(item) for item in value]
+        items = [_normal(item) for item in value]
+        return sorted(items, key=repr) if key in _UNORDERED else items
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float)):

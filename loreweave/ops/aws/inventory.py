@@ -18,6 +18,7 @@ from loreweave.ops.prices import (
     FARGATE_GIB_HOUR,
     FARGATE_VCPU_HOUR,
     HOURS_PER_MONTH,
+    SECRETS_MANAGER_SECRET_MONTH,
     instance_price,
 )
 
@@ -97,6 +98,8 @@ def inventory(spec: StackSpec, aws: Clients) -> list[Item]:
             monthly = CLOUDWATCH_ALARM_MONTH
         elif resource.kind == "dashboard":
             monthly = CLOUDWATCH_DASHBOARD_MONTH
+        elif resource.kind == "secret":
+            monthly = SECRETS_MANAGER_SECRET_MONTH
         items.append(Item(resource.kind, resource.name, "exists", monthly, detail))
 
     metrics = _call("cloudwatch metrics", lambda: [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from loreweave.config import read_yaml, validation_error
 from loreweave.ops.prices import instance_price
@@ -29,7 +31,8 @@ class Network(_Strict):
     """Where tasks and instances run."""
 
     subnets: list[str] = Field(default_factory=list, description="Empty: the default VPC's subnets.")
-    security_groups: list[str] = Field(default_factory=list, description="Empty: the default VPC's default group.")
+    security_groups: list[str] = Field(
+        default_factory=list, description="Extra groups of tasks and instances, beside the stack's own <name>-tasks.")
     assign_public_ip: bool = False
 
 
@@ -39,18 +42,53 @@ class Alerts(_Strict):
     emails: list[str] = Field(default_factory=list)
 
 
+#: Variables that hold secrets: a task gets them from Secrets Manager (``secrets``), never ``environment``.
+SECRET_VARIABLES = frozenset({
+    "LOREWEAVE_NATS_URL", "LOREWEAVE_NATS_CREDS", "LOREWEAVE_DATABASE_URL", "LOREWEAVE_STRIPE_API_KEY",
+    "LOREWEAVE_STRIPE_WEBHOOK_SECRET", "LOREWEAVE_NATS_TLS_KEY",
+})
+_SECRET_ARN = r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$"
+
+
+def _plain_environment(environment: dict[str, str]) -> dict[str, str]:
+    for name in environment:
+        if name in SECRET_VARIABLES or any(word in name for word in ("PASSWORD", "SECRET", "API_KEY", "TOKEN")):
+            raise ValueError(f"{name} is a secret: list it under secrets (a Secrets Manager ARN), not environment")
+    return environment
+
+
+def _secret_arns(secrets: dict[str, str]) -> dict[str, str]:
+    for name, arn in secrets.items():
+        if name in ("LOREWEAVE_NATS_URL", "LOREWEAVE_DATABASE_URL"):
+            raise ValueError(f"{name} is the stack's own (backing): do not list it under secrets")
+        if not re.match(_SECRET_ARN, arn):
+            raise ValueError(f"{name}: {arn!r} is not a Secrets Manager secret or SSM parameter ARN")
+    return secrets
+
+
+#: Roles a task may connect to the bus as (never admin: that is for an operator at a console).
+TaskRole = Literal["actor-node", "ai", "ops", "game-server", "designer"]
+
+
 class Backing(_Strict):
     """The shared servers every task connects to; this stack does not provision them."""
 
     nats_url: str = Field(
-        pattern=r"^(nats|tls)://\S+$",
-        description="The NATS (JetStream) cluster, as LOREWEAVE_NATS_URL of every task.",
+        pattern=r"^(nats|tls)://[^\s@,]+$",
+        description="The NATS (JetStream) server, without credentials: each task gets this URL with its role's "
+                    "user and password from a Secrets Manager secret of the stack, as LOREWEAVE_NATS_URL.",
     )
     database_url_secret: str = Field(
-        pattern=r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$",
+        pattern=_SECRET_ARN,
         description="ARN of the Secrets Manager secret (or SSM parameter) holding the PostgreSQL DSN, "
                     "given to the CPU services as LOREWEAVE_DATABASE_URL.",
     )
+    database_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL's TCP port.")
+
+    @property
+    def nats_port(self) -> int:
+        """The TCP port of :attr:`nats_url` (4222 when it names none)."""
+        return urlsplit(self.nats_url).port or 4222
 
 
 class ServiceSpec(_Strict):
@@ -63,7 +101,14 @@ class ServiceSpec(_Strict):
     min_tasks: int = Field(default=1, ge=0)
     max_tasks: int = Field(default=4, ge=1)
     cpu_target_pct: float = Field(default=60, gt=0, le=100)
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=dict, description="Plain variables; no secrets.")
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="Variable -> Secrets Manager (or SSM) ARN, e.g. LOREWEAVE_STRIPE_API_KEY: "
+        "the task execution role may read exactly these.")
+    nats_role: TaskRole = Field(default="actor-node", description="The bus role the tasks connect as.")
+
+    _environment = field_validator("environment")(_plain_environment)
+    _secrets = field_validator("secrets")(_secret_arns)
 
     @model_validator(mode="after")
     def _bounds(self) -> ServiceSpec:
@@ -90,7 +135,10 @@ class TierSpec(_Strict):
     gpu_utilization_target_pct: float = Field(default=70, gt=0, le=100)
     queue_depth_target: float = Field(default=16, gt=0, description="Queued + running requests per task.")
     latency_p95_alarm_ms: float = Field(default=5000, gt=0)
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=dict, description="Plain variables; no secrets.")
+    nats_role: TaskRole = Field(default="ai", description="The bus role the tier's serve container connects as.")
+
+    _environment = field_validator("environment")(_plain_environment)
 
     @model_validator(mode="after")
     def _fits(self) -> TierSpec:

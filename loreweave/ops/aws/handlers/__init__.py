@@ -12,6 +12,8 @@ from loreweave.ops.aws.handlers.ecs import (
 )
 from loreweave.ops.aws.handlers.iam import RoleHandler
 from loreweave.ops.aws.handlers.monitoring import AlarmHandler, DashboardHandler, LogGroupHandler
+from loreweave.ops.aws.handlers.network import SecurityGroupHandler
+from loreweave.ops.aws.handlers.secrets import SecretHandler
 from loreweave.ops.aws.handlers.notify import TopicHandler
 from loreweave.ops.aws.handlers.scaling import ScalableTargetHandler, ScalingPolicyHandler
 from loreweave.ops.aws.resources import Handler
@@ -20,7 +22,7 @@ from loreweave.ops.aws.resources import Handler
 HANDLERS: dict[str, Handler] = {
     handler.kind: handler
     for handler in (
-        TopicHandler(), RoleHandler(), LogGroupHandler(), ClusterHandler(), LaunchTemplateHandler(),
+        SecurityGroupHandler(), SecretHandler(), TopicHandler(), RoleHandler(), LogGroupHandler(), ClusterHandler(), LaunchTemplateHandler(),
         AutoScalingGroupHandler(), CapacityProviderHandler(), ClusterProvidersHandler(),
         TaskDefinitionHandler(), ServiceHandler(), ScalableTargetHandler(), ScalingPolicyHandler(),
         AlarmHandler(), DashboardHandler(),

@@ -1,0 +1,63 @@
+"""The stack's NATS credentials in Secrets Manager: the server's users made from them, and rotation.
+
+The stack makes one secret per role its tasks connect as (``<stack>/nats/<role>``, see
+:func:`~loreweave.ops.aws.desired.task_roles`); ECS hands each task its role's ``url``. The NATS
+servers (not provisioned by the stack) must know the same users: :func:`nats_authorization`
+renders their ``authorization`` block from the secrets, with each role's permissions.
+"""
+
+from __future__ import annotations
+
+import json
+
+from loreweave.ops.aws.desired import nats_secret_name, task_roles
+from loreweave.ops.aws.handlers.secrets import credential_value
+from loreweave.ops.aws.resources import Clients
+from loreweave.ops.aws.stack import StackSpec
+from loreweave.protocol.errors import ConfigError
+from loreweave.security.credentials import Credential, without_userinfo
+from loreweave.security.store import authorization
+
+
+def stack_credentials(spec: StackSpec, aws: Clients) -> list[Credential]:
+    """The credential in each of the stack's NATS secrets (needs ``secretsmanager:GetSecretValue``).
+
+    Raises:
+        ConfigError: naming a secret that does not exist yet (run ``ops apply`` first).
+    """
+    client = aws("secretsmanager")
+    found = []
+    for role in task_roles(spec):
+        name = nats_secret_name(spec, role)
+        try:
+            value = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+        except client.exceptions.ResourceNotFoundException:
+            raise ConfigError(name, "no such secret: `loreweave ops apply` makes it") from None
+        found.append(Credential(value["user"], value["role"], value["password"], tuple(value.get("worlds", ["*"]))))
+    return found
+
+
+def nats_authorization(spec: StackSpec, aws: Clients) -> str:
+    """The ``authorization`` block (nats-server config, JSON syntax) of the stack's task roles.
+
+    It holds passwords: write it only to the servers' config (mode 0600), never to a log.
+    """
+    return "authorization: " + json.dumps(authorization(stack_credentials(spec, aws)), indent=2) + "\n"
+
+
+def rotate_nats_credential(spec: StackSpec, aws: Clients, role: str) -> str:
+    """Give ``role`` a new random password in its secret; return the new secret version's id.
+
+    The old password stays valid on the servers until their config changes: put the new
+    :func:`nats_authorization` on them and reload, then start new tasks (``aws ecs
+    update-service --force-new-deployment``), which read the new version.
+
+    Raises:
+        ConfigError: for a role none of the stack's tasks connects as.
+    """
+    if role not in task_roles(spec):
+        raise ConfigError("role", f"{role!r} is not a role of the stack's tasks ({', '.join(task_roles(spec))})")
+    value = credential_value(role, without_userinfo(spec.backing.nats_url))
+    put = aws("secretsmanager").put_secret_value(SecretId=nats_secret_name(spec, role), SecretString=json.dumps(value))
+    return str(put["VersionId"])
+

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from loreweave.console.lore import (
     concept_timeline, document_of_chunk, list_concepts, list_documents, open_document, search_lore,
 )
-from loreweave.console.npcs import memory_owners, ranked_memories
+from loreweave.console.npcs import memory_owners, ranked_memories, reflections
 from loreweave.console.operations import glance
 from loreweave.console.state import ConsoleState
 from loreweave.console.story import KINDS, StoryItem
@@ -167,17 +167,19 @@ def create_app(state: ConsoleState) -> Starlette:
         default_query = f"{ws.region_names.get(npc.region, npc.region)} {npc.role}" if npc else npc_id
         query = request.query_params.get("q", "").strip() or default_query
         memories: list[Any] = []
+        thoughts: list[Any] = []
         error = None
         if state.kb is None:
             error = "the knowledge base is off here: install loreweave[kb]"
         else:
             try:
                 memories = await ranked_memories(state.kb, state.world, npc_id, query)
+                thoughts = await reflections(state.kb, state.world, npc_id)
             except LoreweaveError as exc:
                 error = str(exc)
         lines = [i for _, i in state.feed.items if i.npc == npc_id][-10:]
         return page(request, "npc.html", section="npcs", npc=npc, npc_id=npc_id, ws=ws, query=query,
-                    memories=memories, lines=lines, error=error)
+                    memories=memories, reflections=thoughts, lines=lines, error=error)
 
     async def ops_data() -> Any:
         return await glance(state.database.pool, state.world, live_per_s=state.feed.rate.rate(),

@@ -177,6 +177,7 @@ class RankedMemory:
     recency: float
     importance_score: float
     relevance: float
+    kind: str = ""
 
 
 async def ranked_memories(kb: Any, world: str, owner: str, query: str, k: int = 20) -> list[RankedMemory]:
@@ -192,9 +193,35 @@ async def ranked_memories(kb: Any, world: str, owner: str, query: str, k: int = 
         RankedMemory(
             text=r.memory.text, importance=r.memory.importance, created_at=r.memory.created_at,
             last_accessed_at=r.memory.last_accessed_at, score=r.score, recency=r.recency,
-            importance_score=r.importance, relevance=r.relevance,
+            importance_score=r.importance, relevance=r.relevance, kind=str(getattr(r.memory, "kind", "") or ""),
         )
         for r in recalled
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Reflection:
+    """A conclusion an NPC drew from its memories, and the memories it drew it from."""
+
+    text: str
+    importance: float
+    created_at: datetime
+    evidence: list[str]
+
+
+async def reflections(kb: Any, world: str, owner: str, limit: int = 200) -> list[Reflection]:
+    """``owner``'s reflections, newest first, each with its evidence (empty when the knowledge base
+    keeps none: older versions have no reflections)."""
+    try:
+        from loreweave.kb import list_memories
+    except ImportError:
+        return []
+    memories = await list_memories(kb, world, owner, limit=limit)
+    by_id = {m.id: m.text for m in memories}
+    return [
+        Reflection(m.text, m.importance, m.created_at,
+                   [by_id.get(i, f"memory {i}") for i in getattr(m, "evidence", ()) or ()])
+        for m in memories if getattr(m, "kind", "") == "reflection"
     ]
 
 

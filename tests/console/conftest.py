@@ -34,6 +34,7 @@ MEMORIES = (
     ("A traveller asked about eels at the market", 2.0),
     ("The Tidewarden owes the Lantern Guild four thousand bell-marks", 7.0),
 )
+REFLECTION = "The Lantern Guild holds the Tidewarden by his debts"
 
 
 @dataclass
@@ -71,8 +72,10 @@ async def console_world(tmp_path_factory: pytest.TempPathFactory, pg_server: str
         await kb.embedder.warm_up()
         await ingest_path(kb, LORE_FILE, world=world)
         await seed_concepts(kb, CONCEPTS_FILE, world=world)
-        for text, importance in MEMORIES:
-            await remember(kb, world, MEMORY_NPC, text, importance=importance)
+        remembered = [await remember(kb, world, MEMORY_NPC, text, importance=importance)
+                      for text, importance in MEMORIES]
+        await remember(kb, world, MEMORY_NPC, REFLECTION, importance=8.0, kind="reflection",
+                       evidence=[remembered[0].id, remembered[2].id])
 
         actor_bus = await Bus.connect(nats.client_url("actor-node"), name="console-test-node")
         stack.push_async_callback(actor_bus.close)

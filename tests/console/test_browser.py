@@ -17,7 +17,7 @@ from loreweave.protocol.ids import new_frame_id
 from loreweave.schemas import NarrativeBeat, PlayerSpoke
 from loreweave.testing import eventually
 
-from .conftest import MEMORIES, MEMORY_NPC, screenshot_path
+from .conftest import MEMORIES, MEMORY_NPC, REFLECTION, screenshot_path
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +115,8 @@ async def test_an_npc_page_lists_its_state_and_ranked_memories(console_world, pa
     header = await page.locator("table.memories thead").inner_text()
     assert all(word in header for word in ("Recency", "Importance", "Relevance"))
     assert "spymaster" in await page.locator(".facts").inner_text()
+    thoughts = await page.locator("ul.reflections").inner_text()
+    assert REFLECTION in thoughts and f"from: {MEMORIES[2][0]}" in thoughts
     await page.screenshot(path=str(screenshot_path("npc")))
 
 

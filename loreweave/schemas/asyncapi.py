@@ -55,8 +55,9 @@ DEAD_LETTER_HEADERS: dict[str, Any] = {
 RULES = f"""\
 Every message is one MessagePack map, the frame (`components.schemas.Frame`); its `payload` is
 the event named by `type`. The schemas are JSON Schema, dialect {table.SCHEMA_DIALECT}
-(`x-loreweave-schema-dialect`; with Ajv use `ajv/dist/2020`); `<type>.schema.json` beside this
-document holds each payload's schema on its own.
+(`x-loreweave-schema-dialect`; with Ajv use `ajv/dist/2020` and register the `x-loreweave-type`,
+`x-loreweave-version` and `x-loreweave-key` keywords); `<type>.schema.json` beside this document holds
+each payload's schema on its own (its `$id` is its file name).
 
 Rules a client must follow:
 

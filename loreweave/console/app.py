@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from loreweave.console.causality import missing_label
 from loreweave.console.lore import (
     concept_timeline, document_of_chunk, list_concepts, list_documents, open_document, search_lore,
 )
@@ -40,6 +41,7 @@ def _sse(event: str, seq: int, data: Any) -> str:
 def create_app(state: ConsoleState) -> Starlette:
     """The console's Starlette application over ``state``."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["missing_label"] = missing_label
 
     def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
         context.setdefault("world", state.world)

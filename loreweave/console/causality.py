@@ -147,9 +147,18 @@ def _missing_note(node: CausalNode, root_id: str) -> str:
     players = _players(child.item for child in node.children if child.item is not None)
     who = f" (player {', '.join(players)})" if players else ""
     if node.id == root_id:
-        return (f"the frame that started it{who}: a game server's input or a timer's tick, "
-                "not journaled; its id and time come from the frames it caused")
+        started = "a game server's input" if players else "a game server's input or a timer's tick"
+        return f"the frame that started it{who}: {started}, not journaled; its id and time come from the frames it caused"
     return f"not journaled nor visible to a designer{who}: an actor's intermediate frame"
+
+
+def missing_label(node: CausalNode, root: bool) -> str:
+    """What to call a frame known only by its id: the game server's frame when it started a player's
+    conversation, else the conversation's first frame, or an unseen frame in between."""
+    if not root:
+        return "unseen frame"
+    players = _players(child.item for child in node.children if child.item is not None)
+    return "game-server frame" if players else "first frame"
 
 
 def _prune(root: CausalNode, budget: int) -> int:

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         description="Partitions worlds hash into (CRC-32 of the world id); nodes share the partitions. Every node "
         "of a cluster must use the same number.",
     )
+    replicas: int = Field(
+        default=1, ge=1, le=5,
+        description="Copies of the streams and KV buckets (leases, nodes) in a clustered NATS: 3 for a 3-server "
+        "cluster that survives losing one; 1 on a single server.",
+    )
     dlq_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Bytes the LOREWEAVE_DLQ stream keeps; the oldest go first."
     )

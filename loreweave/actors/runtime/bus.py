@@ -72,11 +72,16 @@ class StreamLimits:
     dlq_max_age_s: float = 7 * 24 * 3600
     dlq_max_bytes: int = 256 * 1024**2
     dlq_max_msg_bytes: int = 64 * 1024
+    #: Copies of each stream in a NATS cluster (``LOREWEAVE_REPLICAS``; 1 on a single server).
+    replicas: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamLimits:
-        """The limits ``LOREWEAVE_DLQ_MAX_BYTES`` and ``LOREWEAVE_DLQ_MAX_MSG_BYTES`` set."""
-        return cls(dlq_max_bytes=settings.dlq_max_bytes, dlq_max_msg_bytes=settings.dlq_max_msg_bytes)
+        """The limits ``LOREWEAVE_DLQ_MAX_BYTES``, ``LOREWEAVE_DLQ_MAX_MSG_BYTES`` and ``LOREWEAVE_REPLICAS`` set."""
+        return cls(
+            dlq_max_bytes=settings.dlq_max_bytes, dlq_max_msg_bytes=settings.dlq_max_msg_bytes,
+            replicas=settings.replicas,
+        )
 
 
 #: Called with the subscription whose frames the NATS client dropped (a slow consumer).
@@ -264,6 +269,7 @@ class Bus:
                 max_bytes=limits.max_bytes,
                 discard=DiscardPolicy.OLD,
                 duplicate_window=limits.duplicate_window_s,
+                num_replicas=limits.replicas,
             ),
             StreamConfig(
                 name=DLQ_STREAM,
@@ -280,6 +286,7 @@ class Bus:
                 max_msg_size=limits.dlq_max_msg_bytes,
                 discard=DiscardPolicy.OLD,
                 duplicate_window=limits.duplicate_window_s,
+                num_replicas=limits.replicas,
             ),
         ):
             try:

@@ -59,6 +59,7 @@ class ExclusiveSettings:
         partitions: how many partitions worlds hash into (world-placed actors).
         world_bucket: the KV bucket of the partition leases.
         node_bucket: the KV bucket of the nodes' heartbeats (who shares the partitions).
+        replicas: copies of the lease and node buckets in a clustered NATS.
     """
 
     lease_ttl: float = 10.0
@@ -67,6 +68,7 @@ class ExclusiveSettings:
     partitions: int = DEFAULT_PARTITIONS
     world_bucket: str = DEFAULT_LEASE_BUCKET
     node_bucket: str = DEFAULT_NODE_BUCKET
+    replicas: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExclusiveSettings | None:
@@ -74,13 +76,15 @@ class ExclusiveSettings:
         None when turned off."""
         if not settings.exclusive_actors:
             return None
-        return cls(lease_ttl=float(settings.actor_lease_ttl_s), partitions=settings.partitions)
+        return cls(
+            lease_ttl=float(settings.actor_lease_ttl_s), partitions=settings.partitions, replicas=settings.replicas
+        )
 
     def placement(self, drain_timeout: float) -> PlacementSettings:
         """The world placement settings these stand for."""
         return PlacementSettings(
             partitions=self.partitions, lease_ttl=self.lease_ttl, lease_bucket=self.world_bucket,
-            node_bucket=self.node_bucket, drain_timeout=drain_timeout,
+            node_bucket=self.node_bucket, drain_timeout=drain_timeout, replicas=self.replicas,
         )
 
     def __post_init__(self) -> None:
@@ -122,7 +126,7 @@ class ActorLeases:
         self.node_id = new_node_id()
         self._on_acquired, self._on_lost = on_acquired, on_lost
         self.leases = PartitionLeases(
-            js, self.node_id, bucket=settings.bucket, ttl=settings.lease_ttl,
+            js, self.node_id, bucket=settings.bucket, ttl=settings.lease_ttl, replicas=settings.replicas,
             on_acquired=lambda key, token: self._on_acquired(self.names[key], token),
             on_lost=lambda key: self._on_lost(self.names[key]),
         )

@@ -155,6 +155,8 @@ async def test_a_game_server_of_world_a_stays_out_of_world_b(connect: Connect, s
         seen = await watch(admin, "lw.*.player.joined")
         await game.nc.publish(f"lw.{b}.player.joined", b"intruder")
         await game.refused("publish", f"lw.{b}.player.joined")
+        await game.nc.publish(f"lw.{b}.world.closed", b"wipe world B")
+        await game.refused("publish", f"lw.{b}.world.closed")
         await game.nc.subscribe(f"lw.{b}.>")
         await game.refused("subscription", f"lw.{b}.>")
         await game.nc.publish(f"lw.rpc.{b}.payment.refund", b"refund me")

@@ -90,4 +90,7 @@ def credential_lines(settings: Settings) -> list[str]:
     for credential in auth.credentials():
         worlds = f" (worlds {','.join(credential.worlds)})" if credential.worlds != ("*",) else ""
         lines.append(f"  {credential.name:<12} {credential.role:<12} {auth.path(credential.name)}{worlds}")
+    if settings.nats_tls_cert is not None:
+        ca = settings.nats_tls_ca or "(unset here)"
+        lines.append(f"loreweave: the bus requires TLS; each client needs LOREWEAVE_NATS_TLS_CA={ca}")
     return lines

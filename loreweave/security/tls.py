@@ -116,7 +116,7 @@ def is_tls_failure(error: BaseException | str) -> bool:
     """Whether a connection error is a TLS refusal (an untrusted or misnamed certificate, no TLS)."""
     text = str(error).lower()
     return isinstance(error, ssl.SSLError) or any(
-        mark in text for mark in ("certificate verify failed", "ssl", "tls required", "secure connection")
+        mark in text for mark in ("certificate verify failed", "[ssl:", "tls required", "secure connection")
     )
 
 

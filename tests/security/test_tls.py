@@ -179,3 +179,15 @@ async def test_cli_commands_use_the_ca_setting(tls_server: EmbeddedNats, certifi
         await admin.close()
     finally:
         (data_dir / "nats.url").unlink(missing_ok=True)
+
+
+def test_up_says_clients_need_the_ca(tls_server: EmbeddedNats, certificates: BusTls) -> None:
+    from loreweave.cli.connection import credential_lines
+
+    settings = load_settings({"LOREWEAVE_DATA_DIR": str(tls_server.data_dir.parent),
+                              "LOREWEAVE_NATS_TLS_CERT": str(certificates.cert),
+                              "LOREWEAVE_NATS_TLS_KEY": str(certificates.key),
+                              "LOREWEAVE_NATS_TLS_CA": str(certificates.ca)})
+    lines = credential_lines(settings)
+    assert lines[-1] == f"loreweave: the bus requires TLS; each client needs LOREWEAVE_NATS_TLS_CA={certificates.ca}"
+    assert certificates.key is not None and certificates.key.read_text() not in "\n".join(lines)

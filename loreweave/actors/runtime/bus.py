@@ -159,7 +159,8 @@ class Bus:
         connection is retried without end (and counted).
 
         Raises:
-            LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached in time.
+            LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached in time,
+                ``LOREWEAVE_NATS_CREDS`` when it refuses the login, ``LOREWEAVE_NATS_TLS_CA`` when TLS fails.
         """
         nc = Client()
         bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes, limits=limits)

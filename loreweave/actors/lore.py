@@ -18,7 +18,7 @@ from typing import Any
 from loreweave.actors.runtime import Actor, Context, on, reply
 from loreweave.kb.api import handle_context, handle_search
 from loreweave.kb.concepts import concept_history
-from loreweave.kb.importance import ImportanceRater
+from loreweave.kb.importance import AIImportance, ImportanceRater
 from loreweave.kb.memory import list_memories, recall
 from loreweave.kb.observations import observe
 from loreweave.kb.reflection import ReflectionWriter
@@ -44,6 +44,15 @@ def _unwrap(answer: dict[str, Any]) -> dict[str, Any]:
         error = answer.get("error", {})
         raise LoreweaveError(error.get("field", "request"), error.get("reason", "refused"))
     return answer
+
+
+def importance_rater(bus: Any) -> ImportanceRater | None:
+    """Rate memories by the AI layer reached over ``bus`` (None without the ``serve`` extra)."""
+    try:
+        from loreweave.serve.client import AIClient
+    except ImportError:
+        return None
+    return AIImportance(AIClient(bus, source="lore"))
 
 
 def _owner_key(frame: Frame) -> Hashable:

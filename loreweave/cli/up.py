@@ -180,9 +180,9 @@ async def run_up(
         actors: list[Actor] = game_actors(seed, writer_bus, lore=kb is not None, settings=settings)
         background: list[asyncio.Task[Any]] = []
         if kb is not None:
-            from loreweave.actors.lore import Lore
+            from loreweave.actors.lore import Lore, importance_rater
 
-            actors.append(Lore(kb))
+            actors.append(Lore(kb, rater=importance_rater(writer_bus)))
             background.append(asyncio.create_task(ingest_samples(kb)))
         bus = await Bus.connect(
             url, name="loreweave-up", max_frame_bytes=settings.max_frame_bytes,

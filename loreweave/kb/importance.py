@@ -95,10 +95,16 @@ class AIImportance:
                 timeout=self.timeout_s,
             )
         except Exception as exc:  # noqa: BLE001  (any AI failure falls back to the estimate)
-            self.failures += 1
-            logger.info("memory importance: AI tier did not rate (%s); using the scripted estimate", type(exc).__name__)
+            self._failed(type(exc).__name__)
             return None
         rating = parse_rating(str(getattr(result, "text", "")))
         if rating is None:
-            self.failures += 1
+            self._failed("an answer without a rating")
         return rating
+
+    def _failed(self, why: str) -> None:
+        # Counted every time; logged at INFO once (a world without AI tiers would log every memory).
+        self.failures += 1
+        level = logging.INFO if self.failures == 1 else logging.DEBUG
+        logger.log(level, "memory importance: the AI tier did not rate (%s); scripted estimates stand in "
+                   "(%d times so far)", why, self.failures)

@@ -104,3 +104,31 @@ async def test_an_npc_without_long_term_memory_reports_nothing(bus, start_node, 
     # the short-term memory has it; a request answered after the line shows the kb has nothing
     reply = await bus.request(frame_for(MemoriesRequest(owner="wren"), world, "t"), timeout=30)
     assert reply.payload.memories == []
+
+
+async def test_an_ai_tier_that_answers_rates_the_memories(bus, start_node, world, memory_kb) -> None:
+    from loreweave.actors.lore import importance_rater
+    from loreweave.protocol import Frame
+    from loreweave.schemas.ai import GenerateRequest, GenerateResult
+
+    prompts: list[str] = []
+
+    async def tier(msg: Any) -> None:  # a stand-in for the AI bridge: rates everything 8
+        request = bus.decode(msg.data)
+        assert isinstance(request.payload, GenerateRequest)
+        prompts.append(request.payload.prompt)
+        answer = Frame(type=GenerateResult.TYPE, world=request.world, source="ai",
+                       payload=GenerateResult(text="Rating: 8", tier="stub"), version=GenerateResult.VERSION)
+        await msg.respond(bus.encode(answer))
+
+    await bus.nc.subscribe("lw.ai.generate", cb=tier)
+    await bus.nc.flush()
+    npc = Npc(seed=5)
+    await start_node(npc, Lore(memory_kb, rater=importance_rater(bus)))
+    await bus.emit(small_map(), world, source="test")
+    await bus.emit(NpcSpawned(npc_id="ysa", name="Ysa", region="ford"), world, source="test")
+    await eventually(lambda: "ysa" in npc.state.worlds.get(world, NpcWorld()).npcs)
+    await bus.emit(PlayerSpoke(player_id="cal", npc_id="ysa", text="Nice weather."), world, source="test")
+    rows = await eventually(lambda: _rows(memory_kb, world, "ysa"), timeout=30)
+    assert rows[0]["importance"] == 8.0  # the script would have said 2 for small talk
+    assert "poignancy" in prompts[0] and "Nice weather." in prompts[0]

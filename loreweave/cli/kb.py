@@ -243,22 +243,38 @@ def search_command(query: str, world: str | None, k: int, method: Method, as_jso
         click.echo(f"   {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
+def _real_time(text: str) -> datetime | None:
+    """``text`` as a local date/time (ISO 8601), or None when it is not one (a story date, then)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
 @kb_group.command("concept")
 @click.argument("name")
 @click.option("--world", default=None, help="The world whose concept to show.")
-@click.option("--as-of", "as_of", type=click.DateTime(), default=None, help="Show only what was believed then.")
-def concept_command(name: str, world: str | None, as_of: datetime | None) -> None:
+@click.option(
+    "--as-of", "as_of", default=None,
+    help="Show only what was believed then: a story date of the world's calendar (as its events name it, "
+    "e.g. '1042 YR, 9 Wane'), or a moment of real time (YYYY-MM-DD[ HH:MM]).",
+)
+def concept_command(name: str, world: str | None, as_of: str | None) -> None:
     """Show a concept's history: each version and the event that changed it."""
     history = asyncio.run(run_concept(load_settings(), name, world=world))
     concept = history.concept
     click.echo(f"{concept.name} ({concept.kind}, {concept.world or 'global'})")
     versions = history.versions
     if as_of is not None:
-        moment = as_of if as_of.tzinfo else as_of.astimezone()
-        believed = history.as_of(moment)
-        if believed is None:
-            raise KnowledgeBaseError("as_of", f"{concept.name!r} did not exist yet at {moment:%Y-%m-%d %H:%M}")
-        versions = [believed]
+        moment = _real_time(as_of)
+        if moment is None:
+            versions = [history.as_of_story(as_of)]
+        else:
+            believed = history.as_of(moment)
+            if believed is None:
+                raise KnowledgeBaseError("as_of", f"{concept.name!r} did not exist yet at {moment:%Y-%m-%d %H:%M}")
+            versions = [believed]
     for version in versions:
         cause = "defined"
         if version.event is not None:

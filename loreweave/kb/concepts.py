@@ -81,6 +81,29 @@ class ConceptHistory:
                 believed = version
         return believed
 
+    def as_of_story(self, story_date: str) -> ConceptVersion:
+        """The version believed once the story reached ``story_date``: the last version made by
+        an event of that story date (case and spacing aside). Story dates are the world's own
+        calendar, free text that cannot be ordered, so a date no event has is refused.
+
+        Raises:
+            KnowledgeBaseError: no event that changed this concept has that story date (the
+                reason lists those that do).
+        """
+        wanted = " ".join(story_date.split()).casefold()
+        believed = None
+        for version in self.versions:
+            event = version.event
+            if event is not None and event.story_date and " ".join(event.story_date.split()).casefold() == wanted:
+                believed = version
+        if believed is None:
+            known = [v.event.story_date for v in self.versions if v.event is not None and v.event.story_date]
+            listed = "; ".join(dict.fromkeys(known)) or "none has a story date"
+            raise KnowledgeBaseError(
+                "as_of", f"no event that changed {self.concept.name!r} happened on {story_date!r} (story dates: {listed})"
+            )
+        return believed
+
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (msgpack/JSON ready), times as ISO 8601 strings; :meth:`from_dict` reverses it."""
         data = asdict(self)

@@ -80,6 +80,20 @@ async def test_concept_shows_each_version_and_its_event(
     assert lines[1].startswith("v1 ") and lines[1].endswith("defined")
     assert lines[3].startswith("v2 ") and "npc.died — 1042 YR, 9 Wane: Quell fell defending the Bellward." in lines[3]
     assert lines[5].strip() == "alive=False"
+    # --as-of takes the world's own calendar, as its events name it
+    code, out, _ = await asyncio.to_thread(
+        run, ["kb", "concept", "Ser Hadrian Quell", "--world", world, "--as-of", "1042 yr,  9 wane"], capsys
+    )
+    assert code == 0 and out.splitlines()[1].startswith("v2 ")
+    code, _, err = await asyncio.to_thread(
+        run, ["kb", "concept", "Ser Hadrian Quell", "--world", world, "--as-of", "1043 YR"], capsys
+    )
+    assert code == 2 and "error: as_of: no event that changed 'Ser Hadrian Quell' happened on '1043 YR'" in err
+    assert "(story dates: 1042 YR, 9 Wane)" in err
+    code, out, _ = await asyncio.to_thread(
+        run, ["kb", "concept", "Ser Hadrian Quell", "--world", world, "--as-of", "2999-01-01"], capsys
+    )
+    assert code == 0 and out.splitlines()[1].startswith("v2 ")
 
 
 CONCEPTS = """

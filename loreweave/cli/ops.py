@@ -117,6 +117,31 @@ def resources_command(stack: Path) -> None:
     _console().print(table)
 
 
+@ops_group.command("nats-users")
+@click.option("--stack", type=_file, default=STACK, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write (mode 0600): the NATS servers' authorization block, with passwords.")
+def nats_users_command(stack: Path, out: Path) -> None:
+    """Write the NATS servers' users (the stack's task roles, from Secrets Manager) to a config file."""
+    from loreweave.ops.aws.credentials import write_nats_authorization
+
+    spec, aws = _stack(stack)
+    click.echo(f"wrote {write_nats_authorization(spec, aws, out)}: include it in the NATS servers' config, then reload")
+
+
+@ops_group.command("rotate")
+@click.argument("role")
+@click.option("--stack", type=_file, default=STACK, show_default=True)
+def rotate_command(role: str, stack: Path) -> None:
+    """Give a task role a new NATS password in its secret (then: nats-users, reload, redeploy)."""
+    from loreweave.ops.aws.credentials import rotate_nats_credential
+
+    spec, aws = _stack(stack)
+    version = rotate_nats_credential(spec, aws, role)
+    click.echo(f"{spec.name}/nats/{role}: new version {version}; next: `loreweave ops nats-users`, reload the "
+               "NATS servers, then `aws ecs update-service --force-new-deployment` for that role's services")
+
+
 @ops_group.command("simulate")
 @click.option("--trace", "trace", type=_file, required=True, help="CSV minute,players.")
 @click.option("--config", type=_file, default=MODEL, show_default=True, help="Capacity model.")

@@ -144,6 +144,25 @@ async def test_a_secrets_credential_is_what_a_server_configured_from_the_secrets
     assert refused.value.field == "role"
 
 
+def test_the_commands_write_the_servers_users_privately_and_rotate(spec: StackSpec, aws: Clients,
+                                                                   tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from loreweave.cli.ops import ops_group
+
+    out = tmp_path / "auth.conf"
+    written = CliRunner().invoke(ops_group, ["nats-users", "--stack", str(STACK), "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    assert out.stat().st_mode & 0o777 == 0o600
+    passwords = [c.password for c in stack_credentials(spec, aws)]
+    assert all(p in out.read_text() for p in passwords) and not any(p in written.output for p in passwords)
+    rotated = CliRunner().invoke(ops_group, ["rotate", "ops", "--stack", str(STACK)])
+    assert rotated.exit_code == 0, rotated.output
+    assert {c.password for c in stack_credentials(spec, aws)} - set(passwords), "no password changed"
+    refused = CliRunner().invoke(ops_group, ["rotate", "admin", "--stack", str(STACK)])
+    assert refused.exit_code != 0
+
+
 BACKING = {"nats_url": "nats://nats.internal:4222",
            "database_url_secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:lw/db"}
 SERVICE = {"image": "x"}

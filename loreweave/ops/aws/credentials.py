@@ -9,6 +9,8 @@ renders their ``authorization`` block from the secrets, with each role's permiss
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from loreweave.ops.aws.desired import nats_secret_name, task_roles
 from loreweave.ops.aws.handlers.secrets import credential_value
@@ -43,6 +45,16 @@ def nats_authorization(spec: StackSpec, aws: Clients) -> str:
     It holds passwords: write it only to the servers' config (mode 0600), never to a log.
     """
     return "authorization: " + json.dumps(authorization(stack_credentials(spec, aws)), indent=2) + "\n"
+
+
+def write_nats_authorization(spec: StackSpec, aws: Clients, path: Path) -> Path:
+    """Write :func:`nats_authorization` to ``path``, created with mode 0600; return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(nats_authorization(spec, aws))
+    os.chmod(path, 0o600)
+    return path
 
 
 def rotate_nats_credential(spec: StackSpec, aws: Clients, role: str) -> str:

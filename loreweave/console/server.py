@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -57,23 +58,38 @@ class ConsoleServer:
         Raises:
             ConfigError: the port cannot be bound (field ``port``).
         """
+        # Bound here, not by uvicorn: on a taken port uvicorn calls sys.exit, which would end the
+        # whole process (``up`` and its world), not just the console.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.host, self.port))
+        except OSError as exc:
+            listener.close()
+            raise ConfigError("port", f"the console cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+        listener.listen(128)
+        listener.setblocking(False)
+        self.port = int(listener.getsockname()[1])
         config = uvicorn.Config(
             create_app(self.state), host=self.host, port=self.port, log_level="warning", access_log=False,
             lifespan="off", timeout_graceful_shutdown=1,
         )
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
+        server = self._server = _Server(config)
+
+        async def serve() -> None:
+            try:
+                await server.serve(sockets=[listener])
+            except SystemExit:  # uvicorn's way of failing: never let it end the caller's process
+                logger.error("console: the web server stopped")
+            finally:
+                listener.close()
+
+        self._task = asyncio.create_task(serve())
+        while not server.started:
             if self._task.done():
-                try:
-                    self._task.result()
-                except SystemExit:
-                    pass
-                raise ConfigError("port", f"the console could not listen on {self.host}:{self.port} (in use?)")
+                raise ConfigError("port", f"the console could not start on {self.host}:{self.port}")
             await asyncio.sleep(0.02)
-        sockets = [s for server in self._server.servers for s in server.sockets]
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
         return self.url
 
     async def stop(self) -> None:

@@ -93,3 +93,13 @@ async def test_scroll_back_reads_older_rows_and_refuses_a_bad_cursor(console, da
         bad = await client.get("/api/story", params={"before_us": "soon"})
     assert [item["text"] for item in older] == [f"beat {n}" for n in range(5, 10)]
     assert bad.status_code == 400 and "before_us" in bad.json()["error"]["field"]
+
+
+async def test_a_taken_port_is_one_clear_error_and_the_process_lives_on(console, database, world) -> None:
+    from loreweave.protocol.errors import ConfigError
+
+    second = ConsoleServer(ConsoleState(world=world, database=database, feed=LiveFeed(world)), port=console.port)
+    with pytest.raises(ConfigError, match="port"):
+        await second.start()
+    async with httpx.AsyncClient(base_url=console.url) as client:
+        assert (await client.get("/story")).status_code == 200

@@ -163,6 +163,17 @@ def test_the_commands_write_the_servers_users_privately_and_rotate(spec: StackSp
     assert refused.exit_code != 0
 
 
+def test_a_cluster_url_gets_the_login_on_each_server() -> None:
+    from loreweave.ops.aws.handlers.secrets import credential_value
+
+    spec = parse_stack({"name": "lw-test", "region": "us-east-1", "backing": {
+        **BACKING, "nats_url": "tls://n1.internal:4223,tls://n2.internal:4223"}})
+    assert spec.backing.nats_port == 4223
+    value = credential_value("ai", spec.backing.nats_url, "pw")
+    assert value["url"] == "tls://ai:pw@n1.internal:4223,tls://ai:pw@n2.internal:4223"
+    assert redact_url(value["url"]) == "tls://ai:***@n1.internal:4223,tls://ai:***@n2.internal:4223"
+
+
 BACKING = {"nats_url": "nats://nats.internal:4222",
            "database_url_secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:lw/db"}
 SERVICE = {"image": "x"}

@@ -17,7 +17,7 @@ from loreweave.ops.aws.handlers.secrets import credential_value
 from loreweave.ops.aws.resources import Clients
 from loreweave.ops.aws.stack import StackSpec
 from loreweave.protocol.errors import ConfigError
-from loreweave.security.credentials import Credential, without_userinfo
+from loreweave.security.credentials import Credential
 from loreweave.security.store import authorization
 
 
@@ -69,7 +69,7 @@ def rotate_nats_credential(spec: StackSpec, aws: Clients, role: str) -> str:
     """
     if role not in task_roles(spec):
         raise ConfigError("role", f"{role!r} is not a role of the stack's tasks ({', '.join(task_roles(spec))})")
-    value = credential_value(role, without_userinfo(spec.backing.nats_url))
+    value = credential_value(role, spec.backing.nats_url)
     put = aws("secretsmanager").put_secret_value(SecretId=nats_secret_name(spec, role), SecretString=json.dumps(value))
     return str(put["VersionId"])
 

@@ -8,7 +8,6 @@ from loreweave.ops.aws.resources import Clients, Ref, Resource
 from loreweave.ops.aws.stack import StackSpec, TierSpec
 from loreweave.ops.metrics.snapshot import ERROR_RATE, GPU_MEMORY, GPU_UTILIZATION, LATENCY_P95, ONGOING_REQUESTS
 from loreweave.protocol.errors import ConfigError
-from loreweave.security.credentials import without_userinfo
 
 #: The GPU-optimised ECS AMI, resolved by EC2 at each launch (so new instances get patches).
 GPU_AMI = "resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2/gpu/recommended/image_id"
@@ -116,7 +115,7 @@ def desired_resources(spec: StackSpec, aws: Clients) -> list[Resource]:
     groups: list[Any] = [tasks_group, *extra_groups]
     nats_secrets = {role: nats_secret_name(spec, role) for role in task_roles(spec)}
     service_secrets = sorted({arn for service in spec.services.values() for arn in service.secrets.values()})
-    server = without_userinfo(spec.backing.nats_url)
+    server = spec.backing.nats_url  # no credentials in it: the spec refuses them
     resources: list[Resource] = [
         Resource("security_group", f"{stack}-tasks", {
             "vpc": vpc, "description": f"Loreweave {stack}: its ECS tasks and GPU instances (no ingress)",

@@ -74,8 +74,8 @@ class Backing(_Strict):
     """The shared servers every task connects to; this stack does not provision them."""
 
     nats_url: str = Field(
-        pattern=r"^(nats|tls)://[^\s@,]+$",
-        description="The NATS (JetStream) server, without credentials: each task gets this URL with its role's "
+        pattern=r"^(nats|tls)://[^\s@,]+(,(nats|tls)://[^\s@,]+)*$",
+        description="The NATS (JetStream) server, or servers separated by commas, without credentials: each task gets this URL with its role's "
                     "user and password from a Secrets Manager secret of the stack, as LOREWEAVE_NATS_URL.",
     )
     database_url_secret: str = Field(
@@ -87,8 +87,8 @@ class Backing(_Strict):
 
     @property
     def nats_port(self) -> int:
-        """The TCP port of :attr:`nats_url` (4222 when it names none)."""
-        return urlsplit(self.nats_url).port or 4222
+        """The TCP port of :attr:`nats_url`'s first server (4222 when it names none)."""
+        return urlsplit(self.nats_url.split(",")[0]).port or 4222
 
 
 class ServiceSpec(_Strict):

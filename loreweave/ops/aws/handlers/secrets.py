@@ -17,8 +17,9 @@ def credential_value(role: str, server: str, password: str | None = None) -> dic
     """A secret's value: the credential file's fields (user, role, worlds, password) and ``url``, the
     server's URL with them in it, which ECS hands a task as ``LOREWEAVE_NATS_URL`` (``<arn>:url::``)."""
     password = password or secrets.token_urlsafe(32)
-    parts = urlsplit(server)
-    url = urlunsplit(parts._replace(netloc=f"{quote(role, safe='')}:{quote(password, safe='')}@{parts.netloc}"))
+    login = f"{quote(role, safe='')}:{quote(password, safe='')}@"
+    url = ",".join(urlunsplit(parts._replace(netloc=login + parts.netloc))
+                   for parts in (urlsplit(one.strip()) for one in server.split(",")))
     return {"user": role, "role": role, "worlds": ["*"], "password": password, "url": url}
 
 

@@ -192,7 +192,7 @@ async function publish(type, payload) {
 }
 
 // One request: the answer's type must be one the document lists, its frame and payload valid.
-async function request(spec, payload, { timeout = 5000, quiet = false } = {}) {
+async function request(spec, payload, { timeout = 15000, quiet = false } = {}) {
   const f = frame(spec.type, payload);
   const subject = fill(spec.address, { world: WORLD });
   const conn = roleConnection[spec.callers.find((role) => roleConnection[role])];
@@ -300,7 +300,7 @@ for (const r of requests) {
   if (r.type === "payment.refund") payload = { purchase_id: purchaseId ?? "unknown-purchase" };
   // The knowledge base may be busy ingesting the sample worlds, the AI layer starting: more time for those.
   const slow = r.address.startsWith("lw.ai.") || r.type.startsWith("kb.");
-  const answer = await request(r, payload, { timeout: slow ? 30000 : 5000 });
+  const answer = await request(r, payload, { timeout: slow ? 30000 : 15000 });
   if (r.type === "payment.purchase" && answer?.type === "payment.receipt") purchaseId = answer.payload.purchase_id;
   if (r.type === "world.query" && answer?.payload?.value !== "cindermouth") {
     fail(`world.query of p1 answered ${JSON.stringify(answer?.payload)}`);
@@ -327,7 +327,7 @@ await game.flush();
 // A request that cannot be read is answered sys.error (its reason as the code) and dead-lettered too.
 const query = spec("world.query");
 const rpc = fill(query.address, { world: WORLD });
-const refused = await game.request(rpc, new Uint8Array([0xc1]), { timeout: 5000 }).catch((e) => e);
+const refused = await game.request(rpc, new Uint8Array([0xc1]), { timeout: 15000 }).catch((e) => e);
 if (refused instanceof Error) fail(`unreadable request: ${refused.message}`);
 else {
   const answer = decode(refused.data);
@@ -341,7 +341,7 @@ for (const [reason, subject] of invalid) {
   const expected = fill(deadLetterAddress, { reason });
   const letter = await until(`a ${reason} dead letter of ${subject} on ${expected}`, () =>
     letters.find((l) => l.subject === expected && l.headers?.get("Lw-Dlq-Subject") === subject
-      && l.headers?.get("Lw-Dlq-Reason") === reason && !l.claimed), 15000);
+      && l.headers?.get("Lw-Dlq-Reason") === reason && !l.claimed), 30000);
   if (letter) {
     letter.claimed = true;
     const required = doc.components.messages.dead_letter.headers.required;

@@ -55,7 +55,7 @@ async def up_world(tmp_path: Path) -> AsyncIterator[tuple[Path, int]]:
     finally:
         if up.returncode is None:
             up.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(up.communicate(), 60)
+        output, _ = await asyncio.wait_for(up.communicate(), 120)
         shutil.rmtree(folder, ignore_errors=True)
     assert up.returncode == 0, output.decode()[-3000:]
 

@@ -13,7 +13,7 @@ Standing = Literal["hostile", "wary", "neutral", "friendly", "ally"]
 ScheduleKind = Literal["day", "night", "wanderer"]
 
 
-@event("npc.said", key="npc_id")
+@event("npc.said", version="1.1", key="npc_id")
 class NpcSaid(Event):
     """An NPC spoke a line, to a player or to the room."""
 
@@ -21,6 +21,11 @@ class NpcSaid(Event):
     text: str = Field(max_length=4000)
     to_player: str | None = None
     tier: str = Field(default="scripted", description="The AI tier (or script) that wrote the line.")
+    fallback: str = Field(
+        default="", max_length=200,
+        description="Why the script wrote the line instead of an AI tier (the error, e.g. TimeoutError); "
+        "'' when it did not fall back. Added in 1.1.",
+    )
 
 
 @event("npc.spawned", key="npc_id")

@@ -184,7 +184,8 @@ class Npc(GameActor[NpcActorState]):
         )
         writer = self.scripted if request.tier == "scripted" or purpose == "asleep" else self.writer
         line = await writer.line(request)
-        await ctx.emit(NpcSaid(npc_id=npc_id, text=line.text, to_player=player_id, tier=line.tier))
+        fallback = next((n.partition(": ")[2][:200] for n in line.notes if n.startswith("fallback:")), "")
+        await ctx.emit(NpcSaid(npc_id=npc_id, text=line.text, to_player=player_id, tier=line.tier, fallback=fallback))
         if line.tier != "scripted":
             await ctx.emit(QosSample(latency_ms=line.latency_ms, tier=line.tier))
 

@@ -32,6 +32,7 @@ HERE = Path(__file__).parent
 #: Seconds between keep-alive comments on an idle stream.
 KEEPALIVE_S = 15.0
 METHODS = ("hybrid", "vector", "text")
+CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 
 def _sse(event: str, seq: int, data: Any) -> str:
@@ -46,7 +47,10 @@ def create_app(state: ConsoleState) -> Starlette:
     def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
         context.setdefault("world", state.world)
         context.setdefault("error", None)
-        return templates.TemplateResponse(request, template, context, status_code=status_code)
+        response = templates.TemplateResponse(request, template, context, status_code=status_code)
+        # Lines come from players and models: nothing but the console's own files may run or load.
+        response.headers["Content-Security-Policy"] = CSP
+        return response
 
     async def story_page(request: Request) -> Response:
         items = [item for item in await state.story() if not item.context]

@@ -103,3 +103,15 @@ async def test_a_taken_port_is_one_clear_error_and_the_process_lives_on(console,
         await second.start()
     async with httpx.AsyncClient(base_url=console.url) as client:
         assert (await client.get("/story")).status_code == 200
+
+
+async def test_markup_in_a_line_is_shown_as_text_and_nothing_foreign_may_run(console, database, world) -> None:
+    evil = '<img src=x onerror="alert(1)">'
+    said = entry(world, "npc.said", {"npc_id": "mira", "text": evil})
+    await database.journal.append_many([said])
+    async with httpx.AsyncClient(base_url=console.url) as client:
+        page = await client.get("/story")
+        fragment = await client.get(f"/why/{said.frame_id}", params={"fragment": "1"})
+    for response in (page, fragment):
+        assert evil not in response.text and "&lt;img src=x" in response.text
+        assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -121,11 +121,15 @@ async def browser() -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
-    """A fresh tab at 1280×800."""
+    """A fresh tab at 1280×800; the test fails if a script error or a refused resource shows in its console."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     tab = await context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    tab.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
     yield tab
     await context.close()
+    assert not errors, errors
 
 
 def screenshot_path(name: str) -> Path:

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import click
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
 from loreweave.actors.runtime import Bus, frame_for
 from loreweave.cli.connection import client_nats_url, with_wait
@@ -99,7 +97,7 @@ async def send_request(
     done = asyncio.Event()
 
     async def take(msg: Any) -> None:
-        if not msg.data and msg.headers and msg.headers.get("Status") == "503":
+        if not msg.data and msg.headers and msg.headers.get("Status") == "503":  # NATS: no responders
             done.set()
             return
         try:
@@ -122,12 +120,10 @@ async def send_request(
         await bus.nc.publish(target.subject, bus.encode(frame), reply=inbox, headers=frame_headers(frame))
         try:
             await asyncio.wait_for(done.wait(), timeout)
-        except (asyncio.TimeoutError, NatsTimeoutError):
+        except asyncio.TimeoutError:
             if "permissions violation" in bus.last_error.lower():
                 raise LoreweaveError("SUBJECT", f"this credential may not send on {target.subject}") from None
             raise LoreweaveError("--timeout", f"no answer on {target.subject} within {timeout} s") from None
-    except NoRespondersError:
-        answers.clear()
     finally:
         await bus.close()
     if failure:

@@ -303,3 +303,31 @@ def test_schemas_export_names_the_server_given_without_its_password(tmp_path: Pa
     assert document["servers"]["loreweave"]["host"] == "10.1.2.3:4333"
     refused = run("schemas", "export", str(tmp_path / "bad"), "--server", "http://10.1.2.3")
     assert refused.returncode == 2 and "--server" in refused.stderr
+
+
+async def test_request_on_the_ai_stream_prints_each_chunk_then_the_result(nats_server_url: str, world: str) -> None:
+    from loreweave.serve.bridge import Bridge
+    from loreweave.serve.router import Router
+    from loreweave.serve.tiers import BridgeConfig, RouterConfig, WorldSettings
+
+    bus = await Bus.connect(nats_server_url)
+    scripted = Router(RouterConfig(worlds={"default": WorldSettings(qos="scripted")}), {}, {})
+    # The shared queue group: if another bridge of the session's bus answers instead, it streams just the same.
+    bridge = Bridge(bus, scripted, BridgeConfig())
+    await bridge.start()
+    try:
+        result = await asyncio.to_thread(
+            run, "request", "lw.ai.stream", "--world", world, "--payload", '{"kind": "dialogue", "prompt": "hi"}',
+            env={"LOREWEAVE_NATS_URL": nats_server_url},
+        )
+    finally:
+        await bridge.close()
+        await bus.close()
+    assert result.returncode == 0, result.stderr
+    decoder, text, frames = json.JSONDecoder(), result.stdout, []
+    while text.strip():
+        frame, end = decoder.raw_decode(text.lstrip())
+        frames.append(frame)
+        text = text.lstrip()[end:]
+    assert len(frames) > 2 and {f["type"] for f in frames[:-1]} == {"ai.chunk"} and frames[-1]["type"] == "ai.result"
+    assert "".join(f["payload"]["text"] for f in frames[:-1]) == frames[-1]["payload"]["text"]

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Items kept for reconnecting pages and causal trees.
 DEFAULT_CAPACITY = 5000
+#: Seconds between two pushes of the context strip.
+CONTEXT_EVERY_S = 0.5
 #: Items a slow page may fall behind before it is cut off (its browser reconnects and catches up).
 LISTENER_QUEUE = 2000
 
@@ -102,6 +104,8 @@ class LiveFeed:
         self.rate = RateMeter()
         self.undecodable = 0
         self._listeners: set[asyncio.Queue[tuple[str, int, Any]]] = set()
+        self._context_sent = 0.0
+        self._context_due = False
         self._subscriptions: list[Any] = []
 
     async def start(self, bus: Any) -> None:
@@ -145,7 +149,7 @@ class LiveFeed:
             region.ambience, region.trigger, region.ts_us = item.text, item.label, item.ts_us
             if item.label in ("dawn", "dusk") and not self.context.time_of_day:
                 self.context.time_of_day = item.label  # until the npc actor's clock is known
-            self._push(("context", self.seq, self.context.to_dict()))
+            self._push_context()
         self._push(("story", self.seq, item))
         return self.seq
 
@@ -160,8 +164,18 @@ class LiveFeed:
                 self.context.regions[region].name = name
         self.context.time_of_day = time_of_day or self.context.time_of_day
         self.npc_regions = dict(npc_regions)
-        if self.context.to_dict() != before:
-            self._push(("context", self.seq, self.context.to_dict()))
+        if self.context.to_dict() != before or self._context_due:
+            self._push_context(force=True)
+
+    def _push_context(self, force: bool = False) -> None:
+        # Ambience can come by the thousand (a line per player move): pages get the strip at most
+        # twice a second; a change held back goes out with the next world update.
+        now = time.monotonic()
+        if not force and now - self._context_sent < CONTEXT_EVERY_S:
+            self._context_due = True
+            return
+        self._context_sent, self._context_due = now, False
+        self._push(("context", self.seq, self.context.to_dict()))
 
     def _push(self, message: tuple[str, int, Any]) -> None:
         for queue in list(self._listeners):

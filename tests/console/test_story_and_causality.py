@@ -85,3 +85,20 @@ def test_the_actors_handling_rate_is_the_growth_of_each_instances_heartbeat_coun
     assert counters.handled_per_s() == 12.0 and counters.failed() == 1
     counters.record("npc-1", 400, 1, now=60.0)  # older samples leave the window
     assert len(counters.samples["npc-1"]) == 2
+
+
+async def test_ambience_updates_the_context_strip_at_most_twice_a_second_and_is_not_a_row() -> None:
+    from loreweave.console import LiveFeed
+
+    feed = LiveFeed("w1")
+    async with feed.listen() as queue:
+        for n in range(50):
+            feed.add(classify(f"a{n}", n, "narrative.ambience", {"region": "ford", "text": f"Rain {n}.",
+                                                                 "trigger": "weather"}))
+        events = [queue.get_nowait() for _ in range(queue.qsize())]
+        assert [e for e, _, _ in events].count("context") == 1
+        assert feed.context.regions["ford"].ambience == "Rain 49."
+        feed.update_world({"ford": "rain"}, {"ford": "Harrow Ford"}, "06:10 dawn", {})
+        latest = queue.get_nowait()
+    assert latest[0] == "context" and latest[2]["regions"][0]["weather"] == "rain"
+    assert latest[2]["regions"][0]["ambience"] == "Rain 49." and latest[2]["time_of_day"] == "06:10 dawn"

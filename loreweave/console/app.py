@@ -23,7 +23,7 @@ from loreweave.console.lore import (
 from loreweave.console.npcs import memory_owners, ranked_memories, reflections
 from loreweave.console.operations import glance
 from loreweave.console.state import ConsoleState
-from loreweave.console.story import KINDS, StoryItem
+from loreweave.console.story import KINDS
 from loreweave.protocol.errors import LoreweaveError
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,3 @@ def create_app(state: ConsoleState) -> Starlette:
     app.state.console = state
     return app
 
-
-def item_json(item: StoryItem) -> str:
-    """An item as JSON for a ``data-`` attribute."""
-    return json.dumps(item.to_dict(), ensure_ascii=False, default=str)

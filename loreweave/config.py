@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     )
     partitions: int = Field(
         default=64, ge=1, le=4096,
-        description="Partitions worlds hash into (CRC-32 of the world id); nodes share the partitions. Every node "
+        description="Partitions worlds hash into (FNV-1a of the world id, as NATS's partition() transform); nodes share the partitions. Every node "
         "of a cluster must use the same number.",
     )
     replicas: int = Field(

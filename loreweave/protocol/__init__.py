@@ -37,6 +37,7 @@ from loreweave.protocol.ids import derived_frame_id, frame_id_millis, is_frame_i
 from loreweave.protocol.subjects import (
     DLQ_PREFIX,
     HEARTBEATS,
+    PARTITION_ROOT,
     RESERVED_WORLDS,
     ROOT,
     RPC_PREFIX,
@@ -53,10 +54,13 @@ from loreweave.protocol.subjects import (
     event_subject,
     heartbeat_subject,
     is_journaled,
+    partition_pattern,
+    partition_republish,
     request_subject,
     subject_matches,
     parse_subject,
     pattern,
+    unpartitioned,
 )
 
 __all__ = [
@@ -66,7 +70,8 @@ __all__ = [
     "SubjectError", "TRACEPARENT", "check_frame_subject", "check_pattern", "check_publish_subject", "check_token",
     "check_world", "decode_frame", "derived_frame_id", "dlq_subject", "encode_frame",
     "event_subject", "frame_headers", "is_journaled", "request_subject", "subject_matches", "frame_id_millis", "is_frame_id", "new_frame_id",
-    "now_us", "parse_subject", "pattern", "trace_context",
+    "now_us", "parse_subject", "pattern", "trace_context", "PARTITION_ROOT", "partition_pattern", "partition_republish",
+    "unpartitioned",
     "DLQ_ACTOR", "DLQ_SHA256", "DLQ_SIZE", "HEARTBEATS", "SYSTEM_WORLD", "SYS_PREFIX", "dlq_store_subject",
     "heartbeat_subject", "peek_ids",
 ]

@@ -210,3 +210,30 @@ def dlq_store_subject(reason: str) -> str:
 def heartbeat_subject(actor: str) -> str:
     """Subject of an actor's heartbeats: ``lw.sys.heartbeat.actor.<actor>`` (never journaled)."""
     return f"{SYS_PREFIX}.heartbeat.actor.{check_token('actor', actor)}"
+
+
+#: Root of the subjects on which the events stream republishes every stored event under its
+#: partition, for the actor nodes that own it: ``lwp.<partition>.<world>.<domain>.<event>``.
+PARTITION_ROOT = "lwp"
+_PARTITIONED = f"{PARTITION_ROOT}."
+
+
+def partition_republish(partitions: int) -> tuple[str, str]:
+    """``(source, destination)`` of the events stream's republish: each event, under its world's
+    partition (NATS's ``partition()``: FNV-1a of the world token, modulo ``partitions``)."""
+    return (
+        pattern(),
+        f"{PARTITION_ROOT}.{{{{partition({partitions},1)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}.{{{{wildcard(3)}}}}",
+    )
+
+
+def partition_pattern(partition: int) -> str:
+    """The subscription to one partition's republished events."""
+    return f"{PARTITION_ROOT}.{partition}.>"
+
+
+def unpartitioned(subject: str) -> str:
+    """The event subject a republished ``lwp.<partition>.<world>...`` subject stands for."""
+    if not subject.startswith(_PARTITIONED):
+        raise FrameError("subject", f"not a partitioned event subject: {subject!r}")
+    return _LW + subject.split(".", 2)[2]

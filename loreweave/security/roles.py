@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from loreweave.protocol.errors import ConfigError
-from loreweave.protocol.subjects import RESERVED_WORLDS, check_world
+from loreweave.protocol.subjects import PARTITION_ROOT, RESERVED_WORLDS, check_world
 
 #: Event types a game server publishes (its input): everything else is an actor's output.
 #: ``player.left`` is both: a game server says a player logged out, the players actor says a
@@ -133,7 +133,7 @@ def permissions(role: str, worlds: Iterable[str] = ("*",), user: str | None = No
     if role == "actor-node":
         return {
             "publish": _rule(["lw.>", INBOX, "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.>"]),
-            "subscribe": _rule(["lw.>", INBOX]),
+            "subscribe": _rule(["lw.>", f"{PARTITION_ROOT}.>", INBOX]),
             "allow_responses": True,
         }
     if role == "ai":

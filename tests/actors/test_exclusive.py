@@ -12,13 +12,13 @@ from loreweave.actors.journal import Journal
 from loreweave.actors.registry import Registry
 from loreweave.actors.runtime import ActorNode, Bus, RequestError, frame_for
 from loreweave.actors.runtime.exclusive import ExclusiveSettings
-from loreweave.actors.runtime.placement import partition_of
+from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
 from loreweave.actors.world import World
 from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened, WorldQuery
 
 from .conftest import eventually
 
-PARTITIONS = 16
+PARTITIONS = DEFAULT_PARTITIONS  # the events stream is the server's: every node on it must agree
 
 
 def settings_for(world: str) -> ExclusiveSettings:
@@ -141,12 +141,12 @@ async def test_a_graceful_stop_hands_the_worlds_over_and_a_joining_node_takes_it
         second = await placed_node(nats_server_url, database, world, World())
         third = await placed_node(nats_server_url, database, world, World())
         nodes = [first, second, third]
-        await eventually(lambda: sorted(len(n.worlds.placement.owned) for n in nodes) == [5, 5, 6], timeout=10,
-                         message="three nodes share 16 partitions 5/5/6")
+        await eventually(lambda: sorted(len(n.worlds.placement.owned) for n in nodes) == [21, 21, 22], timeout=10,
+                         message="three nodes share 64 partitions 21/21/22")
         for name in worlds:
             assert await flag_of(bus, name, "bridge") == "repaired", f"{name} lost its state in the hand-over"
         await first.stop()  # drains, saves, releases: no TTL to wait for
-        await eventually(lambda: sorted(len(n.worlds.placement.owned) for n in nodes[1:]) == [8, 8], timeout=5)
+        await eventually(lambda: sorted(len(n.worlds.placement.owned) for n in nodes[1:]) == [32, 32], timeout=5)
         for name in worlds:
             assert await flag_of(bus, name, "bridge") == "repaired"
     finally:

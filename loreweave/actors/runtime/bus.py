@@ -14,10 +14,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError, SlowConsumerError
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, SubjectTransform
+from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig, SubjectTransform
 from nats.js.errors import BadRequestError
 
 from loreweave.actors.runtime.dead_letters import DeadLetters
+from loreweave.actors.runtime.placement.partitions import DEFAULT_PARTITIONS
 from loreweave.protocol import (
     DEFAULT_MAX_FRAME_BYTES,
     DLQ_PREFIX,
@@ -30,7 +31,7 @@ from loreweave.protocol import (
     frame_headers,
     request_subject,
 )
-from loreweave.protocol.subjects import DLQ_STORE_PREFIX
+from loreweave.protocol.subjects import DLQ_STORE_PREFIX, partition_republish
 from loreweave.schemas import ErrorReply, Event, registry as default_registry
 from loreweave.schemas.registry import EventRegistry
 from loreweave.security.credentials import login_options, redact_url
@@ -74,13 +75,16 @@ class StreamLimits:
     dlq_max_msg_bytes: int = 64 * 1024
     #: Copies of each stream in a NATS cluster (``LOREWEAVE_REPLICAS``; 1 on a single server).
     replicas: int = 1
+    #: Partitions the events stream republishes events under (``LOREWEAVE_PARTITIONS``): every
+    #: stored event also goes to ``lwp.<partition>.<world>.<domain>.<event>`` for the owning node.
+    partitions: int = DEFAULT_PARTITIONS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamLimits:
         """The limits ``LOREWEAVE_DLQ_MAX_BYTES``, ``LOREWEAVE_DLQ_MAX_MSG_BYTES`` and ``LOREWEAVE_REPLICAS`` set."""
         return cls(
             dlq_max_bytes=settings.dlq_max_bytes, dlq_max_msg_bytes=settings.dlq_max_msg_bytes,
-            replicas=settings.replicas,
+            replicas=settings.replicas, partitions=settings.partitions,
         )
 
 
@@ -271,6 +275,7 @@ class Bus:
                 discard=DiscardPolicy.OLD,
                 duplicate_window=limits.duplicate_window_s,
                 num_replicas=limits.replicas,
+                republish=RePublish(*partition_republish(limits.partitions)),
             ),
             StreamConfig(
                 name=DLQ_STREAM,

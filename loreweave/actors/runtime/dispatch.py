@@ -121,6 +121,10 @@ class HandlerRunner:
             return False
         return await self.mailbox.put(self._key(frame), (self, frame, msg))
 
+    async def offer_frame(self, frame: Frame, msg: Msg) -> bool:
+        """Queue a frame decoded already (one decoding for every handler that takes it); whether queued."""
+        return await self.mailbox.put(self._key(frame), (self, frame, msg))
+
     async def dead_letter(self, msg: Msg, reason: str, error: str) -> None:
         """Keep an unhandled frame on ``lw.dlq.<reason>`` and count it (no ack, no reply)."""
         logger.warning("dead letter %s from %s: %s", reason, msg.subject, error)

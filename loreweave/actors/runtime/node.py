@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import signal
@@ -111,7 +112,10 @@ class ActorNode:
 
     async def start(self) -> None:
         """Create the streams, start every actor, and subscribe its handlers."""
-        await self.bus.ensure_streams()
+        limits = self.bus.limits
+        if self.exclusive is not None:  # the stream republishes events by this placement's partitions
+            limits = dataclasses.replace(limits, partitions=self.exclusive.partitions)
+        await self.bus.ensure_streams(limits)
         for actor in self.actors:
             actor.bind(self.bus, self.database)
             persistent = await self._start_persistent(actor) if actor.State is not None else None
@@ -186,6 +190,8 @@ class ActorNode:
             if spec.durable:
                 raise ConfigError(f"actors.{actor.name}.{spec.method}", "is placed by world: durable handlers are not")
             self._world_runners.append(runner)
+            if spec.kind == "event":
+                return  # world placement feeds it the events of the partitions this node owns
         if spec.durable:
             durable = _DURABLE_UNSAFE.sub("_", f"{actor.name}-{spec.method}-{spec.pattern}")
             config = ConsumerConfig(

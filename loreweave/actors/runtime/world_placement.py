@@ -1,11 +1,14 @@
 """World placement: every node runs the world-placed actors for the worlds of the partitions it owns.
 
 Worlds hash into a fixed number of partitions (:mod:`.placement.partitions`); nodes share the
-partitions by leases in NATS KV, fairly (:class:`~.placement.Placement`). Each node hosts every
-world-placed actor and subscribes to all their subjects without a queue group; a frame is taken
-only by the node owning its world's partition (its world is read from the subject, before any
-decoding), so for each (actor, world) one activation handles frames, answers requests and ticks
-timers (an actor's timers walk ``state.worlds``, which holds only the owned worlds).
+partitions by leases in NATS KV, fairly (:class:`~.placement.Placement`). The events stream
+republishes every stored event under its world's partition (``lwp.<partition>.<world>...``, the
+server's own ``partition()`` transform), and a node subscribes to the partitions it owns only:
+each event reaches one node, which decodes it once and hands it to every handler of its
+world-placed actors that matches. Requests (``lw.rpc.<world>...``) reach every node and are
+answered by the owner only. So for each (actor, world) one activation handles frames, answers
+requests and ticks timers (an actor's timers walk ``state.worlds``, which holds only the owned
+worlds).
 
 State that survives a move: every ``snapshot_every_s`` each owned world's entry of each actor
 (``state.worlds[world]``) is saved in PostgreSQL (``actor_snapshots``, keyed by world) with the
@@ -28,23 +31,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import msgpack
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from loreweave.actors.runtime.actor import Actor
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
-from loreweave.actors.runtime.placement import Placement, PlacementSettings, world_of_subject
+from loreweave.actors.runtime.placement import Placement, PlacementSettings, partition_of, world_of_subject
 from loreweave.actors.runtime.world_state import WorldStates
 from loreweave.db.fencing import StaleLeaseError, check_fence
-from loreweave.protocol import SYSTEM_WORLD, Frame, subject_matches
+from loreweave.protocol import SYSTEM_WORLD, Frame, FrameError, partition_pattern, subject_matches, unpartitioned
 
 if TYPE_CHECKING:
     from loreweave.db import Database
@@ -56,6 +59,8 @@ logger = logging.getLogger(__name__)
 MAX_SNAPSHOT_IDS = 5000
 #: An unchanged world's snapshot is still refreshed this often, so a takeover replays little.
 REFRESH_S = 60.0
+#: Republished events a partition's subscription may hold before the client drops (and counts) them.
+PENDING_PER_PARTITION = 65536
 #: Seconds a takeover's replay waits for others to join it (partitions taken together share one read).
 REPLAY_GATHER_S = 0.05
 
@@ -105,7 +110,10 @@ class WorldPlacement:
         #: Partitions whose frames this node takes now.
         self._live: set[int] = set()
         #: Partitions being taken over: live frames wait here until the replay is done.
-        self._buffers: dict[int, deque[tuple[HandlerRunner, Msg]]] = {}
+        self._buffers: dict[int, deque[tuple[HandlerRunner | None, Msg]]] = {}
+        #: Owned (or being taken over) partition -> its subscription to the republished events.
+        self._subscriptions: dict[int, Subscription] = {}
+        self._patterns = [(runner, runner.spec.pattern) for runner in self._event_runners]
         self._inflight: dict[int, int] = {}
         self._idle: dict[int, asyncio.Event] = {}
         #: (actor, world) -> (monotonic time, frame id) of frames applied lately.
@@ -125,7 +133,7 @@ class WorldPlacement:
 
     def partition_of(self, world: str) -> int:
         """The partition of ``world`` in this cluster."""
-        return zlib.crc32(world.encode()) % self._count
+        return partition_of(world, self._count)
 
     def owned_worlds(self) -> set[str]:
         """The worlds this node runs now (those its actors know, in live partitions)."""
@@ -139,7 +147,8 @@ class WorldPlacement:
         return lease is not None and lease.deadline > time.monotonic()
 
     async def admit(self, runner: HandlerRunner, msg: Msg) -> None:
-        """Offer a frame to its runner if this node owns its world now (else buffer, answer or drop)."""
+        """Offer a request (or a frame of a core subscription) to its runner if this node owns its
+        world now; else buffer it (a takeover in progress), answer ``unavailable`` (a move) or drop it."""
         world = world_of_subject(msg.subject)
         if world is None:  # a system subject: no world to own; every node's copy takes it
             await runner.offer(msg)
@@ -152,6 +161,33 @@ class WorldPlacement:
             await self._offer(partition, runner, msg)
         elif runner.spec.kind == "request" and self._moving(partition):
             await runner.reply_unavailable(msg, world)
+
+    def _partition_intake(self, partition: int) -> Callable[[Msg], Awaitable[None]]:
+        async def take(msg: Msg) -> None:
+            buffer = self._buffers.get(partition)
+            if buffer is not None:
+                buffer.append((None, msg))
+            elif partition in self._live and self._holds(partition):
+                await self._dispatch(partition, unpartitioned(msg.subject), msg)
+            # else: being handed over or lost; the next owner replays it from the stream
+
+        return take
+
+    async def _dispatch(self, partition: int, subject: str, msg: Msg) -> None:
+        """Decode an event once and queue it for every matching handler of the world-placed actors."""
+        try:
+            frame = self.bus.decode(msg.data, subject)
+        except FrameError as exc:
+            logger.warning("dead letter %s from %s: %s", exc.code, subject, exc)
+            await self.bus.dead_letter(msg.data, subject, exc.code, str(exc))
+            return
+        view = msg if msg.subject == subject else Msg(msg._client, subject, "", msg.data, msg.headers)
+        for runner, runner_pattern in self._patterns:
+            if subject_matches(runner_pattern, subject):
+                self._inflight[partition] = self._inflight.get(partition, 0) + 1
+                self._idle.setdefault(partition, asyncio.Event()).clear()
+                if not await runner.offer_frame(frame, view):
+                    self._finished(partition)
 
     def _moving(self, partition: int) -> bool:
         """Held here but not taking frames (being handed over), or held by nobody."""
@@ -212,6 +248,11 @@ class WorldPlacement:
         started = time.monotonic()
         self._buffers[partition] = deque()
         try:
+            if self._event_runners:
+                self._subscriptions[partition] = await self.bus.nc.subscribe(
+                    partition_pattern(partition), cb=self._partition_intake(partition),
+                    pending_msgs_limit=PENDING_PER_PARTITION,
+                )
             since = await self._restore(partition, token)
             if self.placement.leases.held.get(partition) is None:
                 raise RuntimeError("lost while restoring")
@@ -219,7 +260,10 @@ class WorldPlacement:
             buffer = self._buffers.get(partition)
             while buffer:  # live frames that came meanwhile, in arrival order; more may still come
                 runner, msg = buffer.popleft()
-                await self._offer(partition, runner, msg)
+                if runner is None:
+                    await self._dispatch(partition, unpartitioned(msg.subject), msg)
+                else:
+                    await self._offer(partition, runner, msg)
         except Exception:
             self._lost(partition)
             raise
@@ -325,10 +369,8 @@ class WorldPlacement:
                     since = partitions.get(partition)
                     if since is None or meta.timestamp.timestamp() < since or partition not in self._buffers:
                         continue
-                    for runner in self._event_runners:
-                        if subject_matches(runner.spec.pattern, msg.subject):
-                            await self._offer(partition, runner, msg)
-                            replayed += 1
+                    await self._dispatch(partition, msg.subject, msg)
+                    replayed += 1
                 if done or not msgs:
                     break
         finally:
@@ -345,12 +387,20 @@ class WorldPlacement:
         """Stop at once: the lease is gone (another node may run these worlds already)."""
         self._live.discard(partition)
         self._buffers.pop(partition, None)
+        self._unsubscribe(partition)
         self._forget(partition)
+
+    def _unsubscribe(self, partition: int) -> None:
+        subscription = self._subscriptions.pop(partition, None)
+        if subscription is not None:
+            task = asyncio.ensure_future(subscription.unsubscribe())
+            task.add_done_callback(lambda done: done.exception())  # a closed connection: nothing to undo
 
     async def _drain(self, partition: int) -> None:
         """A graceful hand-over: stop intake, finish what is in hand, save, forget."""
         self._live.discard(partition)
         self._buffers.pop(partition, None)
+        self._unsubscribe(partition)
         if partition in self._inflight:
             idle = self._idle.setdefault(partition, asyncio.Event())
             try:

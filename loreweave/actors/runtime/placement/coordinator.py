@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from loreweave.actors.runtime.placement.membership import (
     check_node_id,
     new_node_id,
 )
-from loreweave.actors.runtime.placement.partitions import DEFAULT_PARTITIONS, check_partition_count
+from loreweave.actors.runtime.placement.partitions import DEFAULT_PARTITIONS, check_partition_count, partition_of
 from loreweave.protocol.errors import ConfigError
 
 OnAcquired = Callable[[int, int], Awaitable[None] | None]
@@ -156,11 +155,11 @@ class Placement:
 
     def partition_of(self, world: str) -> int:
         """The partition of ``world`` (same as :func:`partition_of` with this cluster's count)."""
-        return zlib.crc32(world.encode()) % self._count
+        return partition_of(world, self._count)
 
     def owns(self, world: str) -> int | None:
         """The fencing token under which this node handles ``world`` now, or None: a hash and two dict lookups."""
-        return self.owns_partition(zlib.crc32(world.encode()) % self._count)
+        return self.owns_partition(partition_of(world, self._count))
 
     def owns_partition(self, partition: int) -> int | None:
         """The fencing token of a ready partition this node holds, or None."""

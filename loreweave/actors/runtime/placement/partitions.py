@@ -17,7 +17,7 @@ changing it moves most worlds (stop the cluster, change it, start again).
 
 from __future__ import annotations
 
-import zlib
+import functools
 
 from loreweave.protocol.errors import ConfigError
 
@@ -44,13 +44,25 @@ def check_partition_count(count: int) -> int:
     return count
 
 
-def partition_of(world: str, count: int = DEFAULT_PARTITIONS) -> int:
-    """The partition of ``world``: CRC-32 of its UTF-8 bytes modulo ``count``.
+def fnv1a_32(data: bytes) -> int:
+    """The 32-bit FNV-1a hash of ``data``."""
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
 
-    CRC-32 is stable across processes, hosts and languages (unlike Python's ``hash``, which
-    is salted per process), so every node and any game server computes the same answer.
+
+@functools.lru_cache(maxsize=65536)
+def partition_of(world: str, count: int = DEFAULT_PARTITIONS) -> int:
+    """The partition of ``world``: 32-bit FNV-1a of its UTF-8 bytes modulo ``count``.
+
+    The same function as NATS's ``{{partition(count, ...)}}`` subject transform, which the events
+    stream uses to republish each event under its partition (see
+    :func:`loreweave.protocol.subjects.partition_subject_transform`); stable across processes,
+    hosts and languages (unlike Python's ``hash``), so every node, the server and any game
+    server compute the same answer.
     """
-    return zlib.crc32(world.encode()) % count
+    return fnv1a_32(world.encode()) % count
 
 
 def world_of_subject(subject: str) -> str | None:

@@ -1,0 +1,270 @@
+"""Scale-out: the same world load on 1, 2 and 4 `loreweave run` processes sharing the worlds.
+
+One run, fresh servers (embedded nats-server and PostgreSQL in a temporary directory):
+
+- for each node count, N node processes of the world-placed game actors start on the bus and
+  share the partitions; a game server publishes player frames (joins, then moves) at a fixed
+  rate across many worlds; the CPU seconds every node process spent while the load ran is read
+  from the kernel (psutil) and printed per 1,000 player events, in all and per node;
+- ``coordination overhead at 4 nodes`` is the CPU per event at the largest count over the CPU
+  per event at one node (leases, heartbeats, frames every node receives and drops by subject);
+- failover: one node of the largest count is SIGKILLed; each of its worlds is asked its time
+  until a survivor answers (p50 and max over the worlds);
+- rebalance: a node joins the largest count; the time until it owns its fair share of the
+  partitions and every world answers.
+
+    python benchmarks/scale_out.py                   # 1, 2, 4 nodes, 32 worlds, 300 events/s
+    python benchmarks/scale_out.py --nodes 1,2 --seconds 10
+
+A 2-core box runs every process on the same two cores: the CPU figures are what each node
+spent, whatever waited; the ratio is what this measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import psutil
+
+from loreweave.actors.runtime import Bus, RequestError, frame_for
+from loreweave.actors.runtime.placement import DEFAULT_LEASE_BUCKET, DEFAULT_PARTITIONS, lease_key, partition_of
+from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
+from loreweave.schemas import ClockGetTime, PlayerJoined, PlayerMoved, RegionSpec, WorldOpened
+from loreweave.testing import eventually
+from loreweave.testing.databases import fresh_database
+from loreweave.testing.node import NodeProcess, loreweave_run, node_env
+
+#: The world-placed actors each node runs.
+#: The log line of a node joining the placement, with its id.
+JOINED = re.compile(r"placement: (\S+) joined")
+ACTORS = ("world", "clock", "players", "weather", "ambience", "qos")
+REGIONS = ("ford", "mill", "moor", "keep")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+class Cluster:
+    """Node processes on one bus and database, started and stopped as the benchmark goes."""
+
+    def __init__(self, work: Path, nats_url: str, dsn: str, lease_ttl: int) -> None:
+        self.work, self.nats_url, self.dsn, self.lease_ttl = work, nats_url, dsn, lease_ttl
+        self.nodes: list[NodeProcess] = []
+        self._started = 0
+
+    async def add(self) -> NodeProcess:
+        self._started += 1
+        name = f"node{self._started}"
+        node = NodeProcess(
+            loreweave_run(ACTORS),
+            node_env(self.nats_url, self.dsn, self.work / name, actor_lease_ttl_s=str(self.lease_ttl),
+                     log_level="INFO"),
+            log_path=self.work / f"{name}.log",
+        )
+        await node.start(120)
+        self.nodes.append(node)
+        return node
+
+    def node_id(self, node: NodeProcess) -> str | None:
+        assert node.log_path is not None
+        for line in node.log_path.read_text().splitlines():
+            found = JOINED.search(line)
+            if found:
+                return found.group(1)
+        return None
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(node.terminate() for node in self.nodes), return_exceptions=True)
+        self.nodes = []
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for node in self.nodes:
+            if node.pid is None:
+                continue
+            try:
+                times = psutil.Process(node.pid).cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+
+async def answers(bus: Bus, world: str) -> bool:
+    try:
+        await bus.request(frame_for(ClockGetTime(), world, "bench"), 1)
+    except RequestError as exc:
+        return exc.code not in ("timeout", "no_responders", "unavailable")
+    return True
+
+
+async def all_answer(bus: Bus, worlds: list[str]) -> bool:
+    results = await asyncio.gather(*(answers(bus, w) for w in worlds))
+    return all(results)
+
+
+async def open_worlds(bus: Bus, worlds: list[str], players: int) -> dict[str, list[str]]:
+    regions = [RegionSpec(id=r, name=r.title(), biome="plains") for r in REGIONS]
+    roster: dict[str, list[str]] = {}
+    for world in worlds:
+        await bus.publish(frame_for(WorldOpened(title=world, regions=regions), world, "bench"), durable=True)
+        roster[world] = [f"p{i}" for i in range(players)]
+        for player in roster[world]:
+            await bus.publish(frame_for(PlayerJoined(player_id=player, region=REGIONS[0]), world, "bench"),
+                              durable=True)
+    return roster
+
+
+async def load(bus: Bus, roster: dict[str, list[str]], rate: float, seconds: float) -> int:
+    """Player moves at ``rate`` per second for ``seconds``; returns how many were published."""
+    worlds = list(roster)
+    sent = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    step = 0.05
+    while loop.time() - start < seconds:
+        due = int((loop.time() - start) * rate)
+        while sent < due:
+            world = worlds[sent % len(worlds)]
+            players = roster[world]
+            player = players[(sent // len(worlds)) % len(players)]
+            frame = frame_for(PlayerMoved(player_id=player, region=REGIONS[sent % len(REGIONS)]), world, "bench")
+            await bus.publish(frame, durable=True)
+            sent += 1
+        await asyncio.sleep(step)
+    return sent
+
+
+async def owner_ids(bus: Bus) -> dict[int, str]:
+    kv = await bus.js.key_value(DEFAULT_LEASE_BUCKET)
+    owners: dict[int, str] = {}
+    for partition in range(DEFAULT_PARTITIONS):
+        try:
+            entry = await kv.get(lease_key(partition))
+        except Exception:
+            continue
+        if entry.value:
+            owners[partition] = json.loads(entry.value)["node"]
+    return owners
+
+
+async def run(args: argparse.Namespace) -> None:
+    counts = sorted({int(n) for n in args.nodes.split(",")})
+    worlds = [f"w{i:03d}" for i in range(args.worlds)]
+    work = Path(tempfile.mkdtemp(prefix="lw-scale-"))
+    async with AsyncExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        nats = EmbeddedNats(work / "nats")
+        await nats.start()
+        stack.push_async_callback(nats.stop)
+        postgres = EmbeddedPostgres(work / "postgres")
+        server_dsn = await postgres.start()
+        stack.push_async_callback(postgres.stop)
+        dsn = await stack.enter_async_context(fresh_database(server_dsn, "lw_scale_"))
+        bus = await Bus.connect(nats.client_url(), name="scale-out-game-server")
+        stack.push_async_callback(bus.close)
+        await bus.ensure_streams()
+        cluster = Cluster(work, nats.client_url(), dsn, args.lease_ttl)
+        stack.push_async_callback(cluster.stop_all)
+
+        say(f"scale-out: {args.worlds} worlds x {args.players} players, {args.rate:g} moves/s for {args.seconds:g}s "
+            f"per round, nodes {counts}, {DEFAULT_PARTITIONS} partitions, lease TTL {args.lease_ttl}s, "
+            f"{psutil.cpu_count()} cores")
+        roster: dict[str, list[str]] | None = None
+        per_event: dict[int, float] = {}
+        say("| nodes | events | CPU s (all nodes) | CPU s / 1k events | CPU s / 1k events / node |")
+        say("|---|---|---|---|---|")
+        for count in counts:
+            while len(cluster.nodes) < count:
+                await cluster.add()
+            if roster is None:
+                roster = await open_worlds(bus, worlds, args.players)
+            await eventually(lambda: all_answer(bus, worlds), timeout=60, message="every world answers")
+            await asyncio.sleep(args.warmup)  # partitions settle, replays end (steady state only is measured)
+            before = cluster.cpu_seconds()
+            sent = await load(bus, roster, args.rate, args.seconds)
+            await eventually(lambda: all_answer(bus, worlds), timeout=60)
+            spent = cluster.cpu_seconds() - before
+            per_event[count] = spent / sent * 1000
+            say(f"| {count} | {sent} | {spent:.2f} | {per_event[count]:.3f} | {per_event[count] / count:.3f} |")
+            if count != counts[-1]:
+                await cluster.stop_all()
+
+        top = counts[-1]
+        if 1 in per_event and top > 1:
+            say(f"coordination overhead at {top} nodes: {per_event[top] / per_event[1]:.2f} "
+                "(CPU per event at {0} nodes / at 1 node; target <= 1.15)".format(top))
+
+        assert roster is not None
+        if top > 1:
+            # Failover: kill the owner of the first world; time each of its worlds until a survivor answers.
+            owners = await owner_ids(bus)
+            victim_id = owners.get(partition_of(worlds[0], DEFAULT_PARTITIONS))
+            victim = next(n for n in cluster.nodes if cluster.node_id(n) == victim_id)
+            moved = [w for w in worlds if owners.get(partition_of(w, DEFAULT_PARTITIONS)) == victim_id]
+            loop = asyncio.get_running_loop()
+            killed = loop.time()
+            await victim.kill()
+            cluster.nodes.remove(victim)
+            resumed: dict[str, float] = {}
+
+            async def until_answered(world: str) -> None:
+                await eventually(lambda: answers(bus, world), timeout=60, interval=0.05)
+                resumed[world] = loop.time() - killed
+
+            await asyncio.gather(*(until_answered(w) for w in moved))
+            times = sorted(resumed.values())
+            say(f"failover after SIGKILL of 1 of {top} nodes ({len(moved)} worlds moved, lease TTL "
+                f"{args.lease_ttl}s): p50 {statistics.median(times):.2f}s, max {times[-1]:.2f}s")
+
+            # Rebalance: a node joins; until it owns its fair share and every world answers.
+            joined = loop.time()
+            newcomer = await cluster.add()
+            new_id = cluster.node_id(newcomer)
+            share = DEFAULT_PARTITIONS // len(cluster.nodes)
+
+            async def took_share() -> bool:
+                owned = sum(1 for node in (await owner_ids(bus)).values() if node == new_id)
+                return owned >= share and await all_answer(bus, worlds)
+
+            await eventually(took_share, timeout=60, interval=0.1)
+            say(f"rebalance: a node joining {len(cluster.nodes) - 1} took its fair share ({share} of "
+                f"{DEFAULT_PARTITIONS} partitions) and every world answered after {loop.time() - joined:.2f}s "
+                "(including the process start)")
+            owners = await owner_ids(bus)
+            held = {cluster.node_id(node): 0 for node in cluster.nodes}
+            for world in worlds:
+                owner = owners.get(partition_of(world, DEFAULT_PARTITIONS))
+                if owner in held:
+                    held[owner] += 1
+            say(f"worlds per node after rebalancing: {sorted(held.values())} ({len(worlds)} worlds, "
+                f"{len(cluster.nodes)} nodes; partitions per node: "
+                f"{sorted(sum(1 for o in owners.values() if o == n) for n in held)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", default="1,2,4", help="node counts, comma separated")
+    parser.add_argument("--worlds", type=int, default=32)
+    parser.add_argument("--players", type=int, default=8, help="players per world")
+    parser.add_argument("--rate", type=float, default=300.0, help="player moves per second, all worlds together")
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per node count")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--lease-ttl", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -183,8 +183,8 @@ async def run(args: argparse.Namespace) -> None:
             f"{psutil.cpu_count()} cores")
         roster: dict[str, list[str]] | None = None
         per_event: dict[int, float] = {}
-        say("| nodes | events | CPU s (all nodes) | CPU s / 1k events | CPU s / 1k events / node |")
-        say("|---|---|---|---|---|")
+        say("| nodes | events | CPU s (all nodes) | CPU s / 1k events | CPU s / 1k events / node | idle CPU % of a core per node |")
+        say("|---|---|---|---|---|---|")
         for count in counts:
             while len(cluster.nodes) < count:
                 await cluster.add()
@@ -193,11 +193,15 @@ async def run(args: argparse.Namespace) -> None:
             await eventually(lambda: all_answer(bus, worlds), timeout=60, message="every world answers")
             await asyncio.sleep(args.warmup)  # partitions settle, replays end (steady state only is measured)
             before = cluster.cpu_seconds()
+            await asyncio.sleep(args.idle)
+            idle = (cluster.cpu_seconds() - before) / args.idle / count * 100
+            before = cluster.cpu_seconds()
             sent = await load(bus, roster, args.rate, args.seconds)
-            await eventually(lambda: all_answer(bus, worlds), timeout=60)
+            await asyncio.sleep(args.settle)  # the last moves are handled (no requests inside the window)
             spent = cluster.cpu_seconds() - before
+            await eventually(lambda: all_answer(bus, worlds), timeout=60)
             per_event[count] = spent / sent * 1000
-            say(f"| {count} | {sent} | {spent:.2f} | {per_event[count]:.3f} | {per_event[count] / count:.3f} |")
+            say(f"| {count} | {sent} | {spent:.2f} | {per_event[count]:.3f} | {per_event[count] / count:.3f} | {idle:.1f} |")
             if count != counts[-1]:
                 await cluster.stop_all()
 
@@ -261,6 +265,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="player moves per second, all worlds together")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per node count")
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured before the load")
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds after the load still counted")
     parser.add_argument("--lease-ttl", type=int, default=5)
     args = parser.parse_args()
     asyncio.run(run(args))

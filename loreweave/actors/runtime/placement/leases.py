@@ -169,10 +169,12 @@ class PartitionLeases:
         if known is not None and known.revision > revision:
             return  # our own ack already told us about a newer write
         if owner is None:
-            self.owners.pop(partition, None)
-        else:
-            self.owners[partition] = owner
-        self.changed.set()
+            if self.owners.pop(partition, None) is not None:
+                self.changed.set()
+            return
+        self.owners[partition] = owner
+        if known is None or known.node != owner.node or known.token != owner.token:
+            self.changed.set()  # a renewal (a new revision, same owner and token) changes no plan
 
     def _lock(self, partition: int) -> asyncio.Lock:
         return self._locks.setdefault(partition, asyncio.Lock())

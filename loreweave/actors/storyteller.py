@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from loreweave.actors.base import GameActor
 from loreweave.actors.runtime import Context, frame_for, on
 from loreweave.protocol import LoreweaveError
-from loreweave.schemas.kb import LoreSearch
+from loreweave.schemas.kb import LoreContextRequest
 from loreweave.schemas import (
     ClockDusk,
     ClockSeason,
@@ -125,7 +125,7 @@ class Storyteller(GameActor[StoryState]):
         lore_timeout_s: float | None = None,
     ) -> None:
         super().__init__(StoryState(), seed=seed, heartbeat_s=heartbeat_s)
-        #: When set, each beat asks the knowledge base (``lw.rpc.<world>.kb.search``) for a lore
+        #: When set, each beat asks the knowledge base (``lw.rpc.<world>.kb.context``) for a lore
         #: fact to weave in, waiting at most this long.
         self.lore_timeout_s = lore_timeout_s
         self.arc_days = arc_days
@@ -159,17 +159,27 @@ class Storyteller(GameActor[StoryState]):
         await ctx.emit(NarrativeBeat(text=text, tension=w.tension, tags=list(tags), kind=kind, region=region))
 
     async def _lore_fact(self, world: str, about: str) -> tuple[str, str] | None:
-        """The title and first sentence of the lore chunk nearest to ``about``, if the lore actor answers."""
+        """The title and first sentence of the lore chunk nearest to ``about``, if the lore actor answers.
+
+        Asks ``kb.context``, which also gives the current version of every concept the lore names:
+        a lore sentence that names a concept story events have changed since (a deposed ruler's old
+        title) is not quoted; the concept's current summary is told instead.
+        """
         assert self.lore_timeout_s is not None
-        search = LoreSearch(query=about[:2000], k=1)
+        request = LoreContextRequest(query=about[:2000], lore_k=1, memory_k=0, events_k=0)
         try:
-            reply = await self.bus.request(frame_for(search, world, self.name), timeout=self.lore_timeout_s)
+            reply = await self.bus.request(frame_for(request, world, self.name), timeout=self.lore_timeout_s)
         except LoreweaveError:  # no lore actor, unknown world, too slow: tell the beat without it
             return None
-        hits = reply.payload.hits
+        context = reply.payload.context
+        hits = context.get("lore") or []
         if not hits:
             return None
         sentence = str(hits[0].get("text", "")).replace("\n", " ").split(". ")[0].strip().rstrip(".")[:240]
+        for concept in context.get("concepts") or []:
+            name = str(concept.get("name", ""))
+            if int(concept.get("version", 1)) > 1 and name and name.lower() in sentence.lower():
+                return name, str(concept.get("summary", "")).strip()[:240]
         return (str(hits[0].get("title") or "the world"), sentence + ".") if sentence else None
 
     def _place(self, w: StoryWorld, region: str | None) -> str:

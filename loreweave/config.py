@@ -71,12 +71,12 @@ class Settings(BaseSettings):
     )
     exclusive_actors: bool = Field(
         default=True,
-        description="Run each actor on one node of the bus at a time (leases in NATS KV, fenced commits, "
+        description="Placement: one activation of each (actor, world) across the nodes of the bus (leases in NATS KV, fenced commits, "
         "failover); off: nodes hosting the same actor share its frames.",
     )
     actor_lease_ttl_s: int = Field(
-        default=10, ge=1, le=300,
-        description="Seconds an actor's lease outlives its node: a dead node's actors resume elsewhere after this.",
+        default=5, ge=1, le=300,
+        description="Seconds an actor's lease outlives its node: a dead node's actors resume elsewhere after about this (5 s: failover within 10 s even with a renewal lost).",
     )
     partitions: int = Field(
         default=64, ge=1, le=4096,

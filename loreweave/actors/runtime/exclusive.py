@@ -62,7 +62,7 @@ class ExclusiveSettings:
         replicas: copies of the lease and node buckets in a clustered NATS.
     """
 
-    lease_ttl: float = 10.0
+    lease_ttl: float = 5.0
     snapshot_every_s: float = 2.0
     bucket: str = ACTOR_LEASE_BUCKET
     partitions: int = DEFAULT_PARTITIONS

@@ -407,3 +407,39 @@ async def test_sigstopped_process_loses_its_leases_and_its_commit_is_refused(
             if child.returncode is None:
                 child.kill()
                 await child.wait()
+
+
+def test_assign_spreads_the_worlds_keeps_the_partition_counts_and_is_a_fixed_point() -> None:
+    import random
+
+    from loreweave.actors.runtime.placement import assign, fair_shares
+
+    rng = random.Random(7)
+    nodes = ["n-a", "n-b", "n-c"]
+    for _ in range(300):
+        weights: dict[int, int] = {}
+        for _ in range(rng.choice((3, 30, 100))):  # 30 worlds hashed into 64 partitions: uneven, most partitions empty
+            partition = rng.randrange(64)
+            weights[partition] = weights.get(partition, 0) + 1
+        owners = {p: rng.choice(nodes) for p in range(64) if rng.random() < 0.8}
+        placed = assign(nodes, 64, weights, owners)
+        assert sorted(placed) == list(range(64))
+        counts = {n: sum(1 for o in placed.values() if o == n) for n in nodes}
+        assert counts == fair_shares(nodes, 64)
+        loads = sorted(sum(weights.get(p, 0) for p, o in placed.items() if o == n) for n in nodes)
+        assert loads[-1] <= -(-sum(weights.values()) // 3) + max(weights.values()) - 1, loads
+        if len(weights) == 30 and max(weights.values()) == 1:
+            assert loads == [10, 10, 10]
+        assert assign(nodes, 64, weights, placed) == placed, "a balanced placement must not move again"
+
+
+def test_plan_with_weights_takes_what_is_assigned_and_hands_over_the_rest() -> None:
+    from loreweave.actors.runtime.placement import assign, plan
+
+    weights = {1: 5, 2: 5, 3: 1}
+    owners = {1: "a", 2: "a", 3: "a"}  # "a" holds all the weight; "b" just joined
+    placed = assign(["a", "b"], 4, weights, owners)
+    step_a = plan("a", ["a", "b"], 4, [1, 2, 3], owners, weights)
+    step_b = plan("b", ["a", "b"], 4, [], owners, weights)
+    assert set(step_a.release) == {p for p in (1, 2, 3) if placed[p] != "a"} and step_a.release
+    assert set(step_b.acquire) == {p for p, n in placed.items() if n == "b" and p not in owners}

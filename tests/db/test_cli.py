@@ -77,7 +77,8 @@ def test_history_prints_aligned_filtered_lines(fresh_dsn: str, needs_vector: Non
     assert everything.exit_code == 0, everything.output
     assert lines[0].startswith("2025-06-01T12:00:00.000Z  player.spoke     game-server  ")
     assert [line.index(row.frame_id) for line, row in zip(lines, rows, strict=True)] == [lines[0].index(rows[0].frame_id)] * 3
-    assert lines[1].endswith("…") and len(lines[1]) < 200
+    assert lines[1].endswith('"' + "x" * 300 + '"}'), "history shows whole payloads"
+    assert "  correlation=" in lines[1], "history shows correlation ids (for --correlation)"
     assert [rows[1].frame_id in said.output, rows[2].frame_id in said.output, rows[0].frame_id in said.output] == [True, True, False]
     assert len(window.output.splitlines()) == 1 and rows[1].frame_id in window.output
     assert len(latest.output.splitlines()) == 1 and rows[2].frame_id in latest.output

@@ -107,6 +107,7 @@ class WorldPlacement:
         self.placement = Placement(
             bus.js, settings=settings, on_acquired=self._acquired, on_lost=self._lost, drain=self._drain,
         )
+        self.placement.leases.weight = self.worlds_in
         #: Partitions whose frames this node takes now.
         self._live: set[int] = set()
         #: Partitions being taken over: live frames wait here until the replay is done.
@@ -141,6 +142,12 @@ class WorldPlacement:
             world for states in self.states.values() for world in states.worlds
             if self.partition_of(world) in self._live
         }
+
+    def worlds_in(self, partition: int) -> int:
+        """How many worlds of ``partition`` this node's actors know (its weight for the balancer)."""
+        if partition not in self._live:
+            return 0
+        return len({w for states in self.states.values() for w in states.worlds if self.partition_of(w) == partition})
 
     def _holds(self, partition: int) -> bool:
         lease = self.placement.leases.held.get(partition)

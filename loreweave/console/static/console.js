@@ -202,6 +202,7 @@ class Story {
 
   async why(frameId) {
     this.returnTo = document.activeElement;
+    this.returnToId = document.activeElement?.dataset?.id;
     for (const row of $$(".row.selected", this.list)) row.classList.remove("selected");
     $(`.row[data-id="${CSS.escape(frameId)}"]`, this.list)?.classList.add("selected");
     this.panel.setAttribute("aria-busy", "true");
@@ -216,7 +217,10 @@ class Story {
     if (!this.panel.dataset.frame) return;
     delete this.panel.dataset.frame;
     this.panel.replaceChildren(el("p", { class: "hint" }, "Choose an event to see what caused it and what it caused."));
-    this.returnTo?.focus();
+    // The row may have been drawn again meanwhile (live rows): find it by id then.
+    const back = this.returnTo?.isConnected ? this.returnTo
+      : (this.returnToId ? $(`.row[data-id="${CSS.escape(this.returnToId)}"]`, this.list) : null);
+    back?.focus();
   }
 }
 

@@ -9,7 +9,7 @@ node (:mod:`.coordinator`). The lease's acquisition revision is a fencing token 
 lease without knowing it (paused, partitioned) cannot commit over its successor.
 """
 
-from loreweave.actors.runtime.placement.balancer import Plan, fair_shares, plan, preference
+from loreweave.actors.runtime.placement.balancer import Plan, assign, fair_shares, plan, preference
 from loreweave.actors.runtime.placement.coordinator import Placement, PlacementSettings
 from loreweave.actors.runtime.placement.leases import (
     DEFAULT_LEASE_BUCKET,
@@ -39,6 +39,7 @@ __all__ = [
     "Placement",
     "PlacementSettings",
     "Plan",
+    "assign",
     "fair_shares",
     "lease_key",
     "new_node_id",

@@ -10,6 +10,13 @@ node sees the same members the placement is still: it does not flap.
 Which free partition to take, and which to give up, is ranked by rendezvous hashing of
 ``(node, partition)``: deterministic, and different for each node, so nodes racing for free
 partitions mostly try different ones, and a partition tends to return to the same node.
+
+Partitions are not equally loaded: worlds hash into them unevenly (30 worlds on 64 partitions
+leave most empty). When holders report a weight (their partition's worlds), every node computes
+the same assignment (:func:`assign`): the partition counts above, and within them the weighted
+partitions spread so that no node holds more than its share of the weight (rounded up), keeping
+each partition where it is whenever that fits. A node then takes what is assigned to it when it
+is free and hands over what is assigned elsewhere.
 """
 
 from __future__ import annotations
@@ -54,12 +61,68 @@ class Plan:
     release: tuple[int, ...] = ()
 
 
+def assign(
+    members: Iterable[str], partitions: int, weights: Mapping[int, int], owners: Mapping[int, str]
+) -> dict[int, str]:
+    """Every partition's node: counts as :func:`fair_shares`, weight spread, moves kept few.
+
+    A placement that is good enough is kept as it is. Else weighted partitions are placed
+    heaviest first: on their current owner while it stays within its share of partitions and of
+    the total weight (rounded up), else on the member with the least weight so far that has room. Then the empty partitions: on their owner where it has
+    room, else by rendezvous preference. Every node computes the same answer from the same inputs.
+    """
+    shares = fair_shares(members, partitions)
+    nodes = sorted(shares)
+    total = sum(w for p, w in weights.items() if 0 <= p < partitions and w > 0)
+    cap = -(-total // len(nodes))
+    # Good enough as it is (every partition held, the counts fair, no node over its weight share
+    # by more than the heaviest partition less one, which is what placing heaviest-first can
+    # leave): nothing moves, so a placement this function made is kept (no flapping).
+    slack = max((w for w in weights.values() if w > 0), default=1) - 1
+    current = {p: owners[p] for p in range(partitions) if owners.get(p) in shares}
+    if len(current) == partitions:
+        held = {n: [p for p, o in current.items() if o == n] for n in nodes}
+        if all(len(held[n]) == shares[n] for n in nodes) and all(
+            sum(max(0, weights.get(p, 0)) for p in held[n]) <= cap + slack for n in nodes
+        ):
+            return current
+    count = dict.fromkeys(nodes, 0)
+    load = dict.fromkeys(nodes, 0)
+    result: dict[int, str] = {}
+
+    def give(partition: int, node: str) -> None:
+        result[partition] = node
+        count[node] += 1
+        load[node] += max(0, weights.get(partition, 0))
+
+    heavy = sorted((p for p in range(partitions) if weights.get(p, 0) > 0), key=lambda p: (-weights[p], p))
+    for partition in heavy:
+        owner = owners.get(partition)
+        if owner in shares and count[owner] < shares[owner] and load[owner] + weights[partition] <= cap:
+            give(partition, owner)
+    for partition in heavy:
+        if partition not in result:
+            room = [n for n in nodes if count[n] < shares[n]]
+            give(partition, min(room, key=lambda n: (load[n], count[n], -preference(n, partition))))
+    rest = [p for p in range(partitions) if p not in result]
+    for partition in rest:
+        owner = owners.get(partition)
+        if owner in shares and count[owner] < shares[owner]:
+            give(partition, owner)
+    for partition in rest:
+        if partition not in result:
+            room = [n for n in nodes if count[n] < shares[n]]
+            give(partition, max(room, key=lambda n: (shares[n] - count[n], preference(n, partition))))
+    return result
+
+
 def plan(
     node: str,
     members: Collection[str],
     partitions: int,
     held: Collection[int],
     owners: Mapping[int, str],
+    weights: Mapping[int, int] | None = None,
 ) -> Plan:
     """What ``node`` should do now.
 
@@ -69,7 +132,16 @@ def plan(
         partitions: the partition count.
         held: partitions this node holds and is not already giving up.
         owners: partition → node id holding it, for every held partition (any node).
+        weights: partition → load its holder reported; with any above 0, the weight is spread
+            too (:func:`assign`).
     """
+    if weights and any(w > 0 for w in weights.values()):
+        target_of = assign({*members, node}, partitions, weights, owners)
+        mine = {p for p, n in target_of.items() if n == node}
+        free = [p for p in mine if p not in held and owners.get(p, node) == node]
+        free.sort(key=lambda p: (-weights.get(p, 0), -preference(node, p)))
+        surplus = sorted((p for p in held if p not in mine), key=lambda p: (weights.get(p, 0), preference(node, p)))
+        return Plan(len(mine), acquire=tuple(free), release=tuple(surplus))
     target = fair_shares({*members, node}, partitions)[node]
     if len(held) < target:
         free = [p for p in range(partitions) if p not in held and owners.get(p, node) == node]

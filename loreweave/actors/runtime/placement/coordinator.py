@@ -145,6 +145,7 @@ class Placement:
         self.target = 0
         self._ready: set[int] = set()
         self._draining: dict[int, asyncio.Task[None]] = {}
+        self._taking: set[int] = set()
         self._callbacks: set[asyncio.Task[None]] = set()
         self._renewing: asyncio.Task[None] | None = None
         self._balancing: asyncio.Task[None] | None = None
@@ -276,11 +277,16 @@ class Placement:
         held = [p for p in self.leases.held if p not in self._draining]
         owners = {p: owner.node for p, owner in self.leases.owners.items()}
         owners.update((p, self.node_id) for p in self.leases.held)
-        step = plan(self.node_id, self.members, self._count, held, owners)
+        # The weights the bucket shows (this node's too), so that every node plans from the same inputs.
+        weights = {p: owner.weight for p, owner in self.leases.owners.items() if owner.weight}
+        step = plan(self.node_id, self.members, self._count, held, owners, weights)
         self.target = step.target
-        if step.acquire:
-            await asyncio.gather(*(self._take(p) for p in step.acquire))
+        acquire = [p for p in step.acquire if p not in self._draining]  # a hand-over in progress ends first
+        if acquire:
+            await asyncio.gather(*(self._take(p) for p in acquire))
         for partition in step.release:
+            if partition in self._taking:
+                continue  # still being taken over: handed on once ready (the next step)
             self._draining[partition] = asyncio.create_task(self._give_up(partition))
         return step
 
@@ -290,12 +296,16 @@ class Placement:
         lease = await self.leases.acquire(partition)
         if lease is None:
             return
+        self._taking.add(partition)
         try:
             await _call(self._on_acquired, partition, lease.token)
         except Exception:
             log.exception("placement: on_acquired(%d) failed; giving the lease back", partition)
             await self.leases.release(partition)
             return
+        finally:
+            self._taking.discard(partition)
+            self._kick.set()
         current = self.leases.held.get(partition)
         if current is not None and current.token == lease.token and partition not in self._draining:
             self._ready.add(partition)

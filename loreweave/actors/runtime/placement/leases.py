@@ -88,23 +88,33 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """Who holds a partition, as the bucket says (what the watcher saw; may lag)."""
+    """Who holds a partition, as the bucket says (what the watcher saw; may lag).
+
+    ``weight`` is what the holder last reported of the partition's load (its worlds), for the
+    balancer to spread load and not only partitions.
+    """
 
     node: str
     token: int
     revision: int
+    weight: int = 0
 
 
-def encode_owner(node: str, token: int | None) -> bytes:
+def encode_owner(node: str, token: int | None, weight: int = 0) -> bytes:
     """The value of a lease key."""
-    return json.dumps({"node": node, "token": token} if token else {"node": node}).encode()
+    data: dict[str, object] = {"node": node}
+    if token:
+        data["token"] = token
+    if weight:
+        data["weight"] = weight
+    return json.dumps(data).encode()
 
 
 def decode_owner(value: bytes, revision: int) -> Owner | None:
     """Read a lease value; an acquisition (no token yet) has its own revision as token."""
     try:
         data = json.loads(value)
-        return Owner(str(data["node"]), int(data.get("token") or revision), revision)
+        return Owner(str(data["node"]), int(data.get("token") or revision), revision, int(data.get("weight") or 0))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -142,6 +152,8 @@ class PartitionLeases:
         self.held: dict[int, Lease] = {}
         #: Every partition's owner, as the watcher saw it.
         self.owners: dict[int, Owner] = {}
+        #: ``weight(partition)``: the load of a held partition, written with each renewal (see :class:`Owner`).
+        self.weight: Callable[[int], int] | None = None
         self.changed = asyncio.Event()
         self._kv: KeyValue | None = None
         self._watch: kvs.BucketWatch | None = None
@@ -173,8 +185,8 @@ class PartitionLeases:
                 self.changed.set()
             return
         self.owners[partition] = owner
-        if known is None or known.node != owner.node or known.token != owner.token:
-            self.changed.set()  # a renewal (a new revision, same owner and token) changes no plan
+        if known is None or (known.node, known.token, known.weight) != (owner.node, owner.token, owner.weight):
+            self.changed.set()  # a renewal (a new revision, same owner, token and weight) changes no plan
 
     def _lock(self, partition: int) -> asyncio.Lock:
         return self._locks.setdefault(partition, asyncio.Lock())
@@ -235,7 +247,7 @@ class PartitionLeases:
             if lease is None:
                 return partition, True  # released meanwhile
             key = lease_key(partition)
-            value = encode_owner(self.node_id, lease.token)
+            value = encode_owner(self.node_id, lease.token, self.weight(partition) if self.weight else 0)
             sent = time.monotonic()
             try:
                 try:

@@ -159,6 +159,20 @@ async def owner_ids(bus: Bus) -> dict[int, str]:
     return owners
 
 
+async def settle(bus: Bus, quiet_s: float = 3.0, timeout: float = 60.0) -> float:
+    """Wait until no partition changed owner for ``quiet_s``; the seconds it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    last = await owner_ids(bus)
+    since = loop.time()
+    while loop.time() - since < quiet_s and loop.time() - start < timeout:
+        await asyncio.sleep(0.5)
+        now = await owner_ids(bus)
+        if now != last:
+            last, since = now, loop.time()
+    return loop.time() - start
+
+
 async def run(args: argparse.Namespace) -> None:
     counts = sorted({int(n) for n in args.nodes.split(",")})
     worlds = [f"w{i:03d}" for i in range(args.worlds)]
@@ -185,30 +199,44 @@ async def run(args: argparse.Namespace) -> None:
         per_event: dict[int, float] = {}
         say("| nodes | events | CPU s (all nodes) | CPU s / 1k events | CPU s / 1k events / node | idle CPU % of a core per node |")
         say("|---|---|---|---|---|---|")
-        for count in counts:
+        rounds = [(count, args.rate) for count in counts]
+        top = counts[-1]
+        if 1 in counts and top > 1:  # one node carrying what each of the top count carries
+            rounds.insert(1, (1, args.rate / top))
+        per_node_load: dict[int, float] = {}
+        for index, (count, rate) in enumerate(rounds):
             while len(cluster.nodes) < count:
                 await cluster.add()
             if roster is None:
                 roster = await open_worlds(bus, worlds, args.players)
             await eventually(lambda: all_answer(bus, worlds), timeout=60, message="every world answers")
-            await asyncio.sleep(args.warmup)  # partitions settle, replays end (steady state only is measured)
+            settled_after = await settle(bus)
+            await asyncio.sleep(args.warmup)  # replays end (steady state only is measured)
             before = cluster.cpu_seconds()
             await asyncio.sleep(args.idle)
             idle = (cluster.cpu_seconds() - before) / args.idle / count * 100
             before = cluster.cpu_seconds()
-            sent = await load(bus, roster, args.rate, args.seconds)
+            sent = await load(bus, roster, rate, args.seconds)
             await asyncio.sleep(args.settle)  # the last moves are handled (no requests inside the window)
             spent = cluster.cpu_seconds() - before
             await eventually(lambda: all_answer(bus, worlds), timeout=60)
-            per_event[count] = spent / sent * 1000
-            say(f"| {count} | {sent} | {spent:.2f} | {per_event[count]:.3f} | {per_event[count] / count:.3f} | {idle:.1f} |")
-            if count != counts[-1]:
+            cost = spent / sent * 1000
+            if rate == args.rate:
+                per_event[count] = cost
+            else:
+                per_node_load[count] = cost
+            say(f"| {count} | {sent} | {spent:.2f} | {cost:.3f} | {cost / count:.3f} | {idle:.1f} |"
+                f" ({rate:g} moves/s; placement settled {settled_after:.1f}s after the last start)")
+            if index != len(rounds) - 1:
                 await cluster.stop_all()
 
-        top = counts[-1]
         if 1 in per_event and top > 1:
             say(f"coordination overhead at {top} nodes: {per_event[top] / per_event[1]:.2f} "
                 "(CPU per event at {0} nodes / at 1 node; target <= 1.15)".format(top))
+        if 1 in per_node_load and top in per_event:
+            say(f"coordination overhead at {top} nodes, same load per node: {per_event[top] / per_node_load[1]:.2f} "
+                f"(CPU per event at {top} nodes / at 1 node carrying {args.rate / top:g} moves/s: what a slower "
+                "stream of events costs each process is not coordination)")
 
         assert roster is not None
         if top > 1:

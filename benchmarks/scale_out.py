@@ -24,29 +24,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import re
 import shutil
 import statistics
 import sys
 import tempfile
-import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import psutil
 
 from loreweave.actors.runtime import Bus, RequestError, frame_for
-from loreweave.actors.runtime.placement import DEFAULT_LEASE_BUCKET, DEFAULT_PARTITIONS, lease_key, partition_of
+from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
 from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
 from loreweave.schemas import ClockGetTime, PlayerJoined, PlayerMoved, RegionSpec, WorldOpened
 from loreweave.testing import eventually
 from loreweave.testing.databases import fresh_database
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
+from loreweave.testing.placement import lease_owners, node_id_in_log
 
 #: The world-placed actors each node runs.
-#: The log line of a node joining the placement, with its id.
-JOINED = re.compile(r"placement: (\S+) joined")
 ACTORS = ("world", "clock", "players", "weather", "ambience", "qos")
 REGIONS = ("ford", "mill", "moor", "keep")
 
@@ -78,11 +74,7 @@ class Cluster:
 
     def node_id(self, node: NodeProcess) -> str | None:
         assert node.log_path is not None
-        for line in node.log_path.read_text().splitlines():
-            found = JOINED.search(line)
-            if found:
-                return found.group(1)
-        return None
+        return node_id_in_log(node.log_path)
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(node.terminate() for node in self.nodes), return_exceptions=True)
@@ -147,16 +139,7 @@ async def load(bus: Bus, roster: dict[str, list[str]], rate: float, seconds: flo
 
 
 async def owner_ids(bus: Bus) -> dict[int, str]:
-    kv = await bus.js.key_value(DEFAULT_LEASE_BUCKET)
-    owners: dict[int, str] = {}
-    for partition in range(DEFAULT_PARTITIONS):
-        try:
-            entry = await kv.get(lease_key(partition))
-        except Exception:
-            continue
-        if entry.value:
-            owners[partition] = json.loads(entry.value)["node"]
-    return owners
+    return await lease_owners(bus)
 
 
 async def settle(bus: Bus, quiet_s: float = 3.0, timeout: float = 60.0) -> float:

@@ -16,6 +16,8 @@ from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
 from loreweave.actors.world import World
 from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened, WorldQuery
 
+from loreweave.testing.placement import spread_worlds
+
 from .conftest import eventually
 
 PARTITIONS = DEFAULT_PARTITIONS  # the events stream is the server's: every node on it must agree
@@ -35,20 +37,6 @@ async def placed_node(url: str, database: Any, world: str, *actors: Any) -> Acto
     node = ActorNode(bus, actors, database=database, exclusive=settings_for(world), drain_timeout_s=5)
     await node.start()
     return node
-
-
-def worlds_over_partitions(prefix: str, count: int) -> list[str]:
-    """``count`` worlds in distinct partitions (so every node of a few owns some)."""
-    worlds: list[str] = []
-    taken: set[int] = set()
-    index = 0
-    while len(worlds) < count:
-        name = f"{prefix}{index}"
-        if partition_of(name, PARTITIONS) not in taken:
-            taken.add(partition_of(name, PARTITIONS))
-            worlds.append(name)
-        index += 1
-    return worlds
 
 
 def opened() -> WorldOpened:
@@ -81,7 +69,7 @@ async def stop_all(nodes: list[ActorNode]) -> None:
 async def test_two_nodes_share_the_worlds_answer_as_one_and_a_dead_nodes_worlds_move_with_their_state(
     nats_server_url, bus, world, database
 ) -> None:
-    worlds = worlds_over_partitions(world, 6)
+    worlds = spread_worlds(world, 6)
     first = await placed_node(nats_server_url, database, world, World(), Clock(speed=600, tick_minutes=10))
     second = await placed_node(nats_server_url, database, world, World(), Clock(speed=600, tick_minutes=10))
     nodes = [first, second]
@@ -129,7 +117,7 @@ async def test_two_nodes_share_the_worlds_answer_as_one_and_a_dead_nodes_worlds_
 async def test_a_graceful_stop_hands_the_worlds_over_and_a_joining_node_takes_its_share(
     nats_server_url, bus, world, database
 ) -> None:
-    worlds = worlds_over_partitions(world, 8)
+    worlds = spread_worlds(world, 8)
     first = await placed_node(nats_server_url, database, world, World())
     try:
         assert len(first.worlds.placement.owned) == PARTITIONS, "a lone node owns every partition"

@@ -4,7 +4,6 @@ joined for real."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from pathlib import Path
@@ -14,35 +13,21 @@ import asyncpg
 import pytest
 
 from loreweave.actors.runtime import Bus, RequestError, frame_for
-from loreweave.actors.runtime.placement import DEFAULT_LEASE_BUCKET, DEFAULT_PARTITIONS, lease_key, partition_of
-from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened, WorldQuery
+from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
+from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened
 from loreweave.testing import eventually
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
+from loreweave.testing.placement import (
+    clock_ticks,
+    flag_values,
+    flags_answered,
+    lease_owners,
+    node_id_in_log,
+    spread_worlds,
+)
 
 pytestmark = pytest.mark.slow
 ACTORS = ["world", "clock"]
-
-
-def spread_worlds(prefix: str, count: int) -> list[str]:
-    """``count`` worlds in distinct partitions."""
-    worlds: list[str] = []
-    taken: set[int] = set()
-    index = 0
-    while len(worlds) < count:
-        name = f"{prefix}{index}"
-        index += 1
-        if partition_of(name, DEFAULT_PARTITIONS) not in taken:
-            taken.add(partition_of(name, DEFAULT_PARTITIONS))
-            worlds.append(name)
-    return worlds
-
-
-async def flags(bus: Bus, world: str, count: int) -> list[Any]:
-    answers = []
-    for index in range(count):
-        reply = await bus.request(frame_for(WorldQuery(kind="flag", id=f"f{index}"), world, "test"), 3)
-        answers.append(reply.payload.value if reply.payload.found else None)
-    return answers
 
 
 async def clock_answers(bus: Bus, world: str) -> bool:
@@ -77,14 +62,9 @@ async def start_nodes(url: str, dsn: str, tmp_path: Path, names: str) -> list[No
 
 async def owner_of(bus: Bus, world: str, nodes: list[NodeProcess]) -> NodeProcess | None:
     """The node process holding ``world``'s partition lease now (its node id is in its log)."""
-    kv = await bus.js.key_value(DEFAULT_LEASE_BUCKET)
-    try:
-        entry = await kv.get(lease_key(partition_of(world, DEFAULT_PARTITIONS)))
-    except Exception:
-        return None
-    node_id = json.loads(entry.value)["node"]
+    node_id = (await lease_owners(bus)).get(partition_of(world, DEFAULT_PARTITIONS))
     for node in nodes:
-        if node.log_path is not None and f"placement: {node_id} joined" in node.log_path.read_text():
+        if node.log_path is not None and node_id is not None and node_id_in_log(node.log_path) == node_id:
             return node
     return None
 
@@ -110,7 +90,7 @@ async def test_two_processes_share_the_worlds_and_a_sigkill_moves_the_dead_nodes
     try:
         await play(bus, worlds)
         for name in worlds:
-            await eventually(lambda: _answers(bus, name, 100), timeout=30, message=f"100 flags answered in {name}")
+            await eventually(lambda: flags_answered(bus, name, 100), timeout=30, message=f"100 flags answered in {name}")
             assert all([await clock_answers(bus, name) for _ in range(5)])
         owners = {name: await owner_of(bus, name, nodes) for name in worlds}
         assert set(owners.values()) == set(nodes), "both nodes should run some of the worlds"
@@ -129,7 +109,7 @@ async def test_two_processes_share_the_worlds_and_a_sigkill_moves_the_dead_nodes
         took = loop.time() - died
         assert took < 10, f"the dead node's worlds resumed after {took:.1f}s"
         for name in worlds:
-            assert await flags(bus, name, 101 if name in moved else 100) == list(range(101 if name in moved else 100))
+            assert await flag_values(bus, name, 101 if name in moved else 100) == list(range(101 if name in moved else 100))
     finally:
         await terminate(nodes)
 
@@ -140,21 +120,21 @@ async def test_a_paused_owner_stops_when_it_wakes_and_the_other_keeps_answering(
     nodes = await start_nodes(nats_server_url, fresh_dsn, tmp_path, "ab")
     try:
         await play(bus, [world], 10)
-        await eventually(lambda: _answers(bus, world, 10), timeout=30, message="10 flags answered")
+        await eventually(lambda: flags_answered(bus, world, 10), timeout=30, message="10 flags answered")
         paused = await owner_of(bus, world, nodes)
         assert paused is not None and paused.pid is not None
         os.kill(paused.pid, signal.SIGSTOP)  # past the 3 s lease: the other node takes over
         try:
             await bus.publish(frame_for(WorldFlagSet(flag="f10", value=10), world, "test"), durable=True)
-            await eventually(lambda: _answers(bus, world, 11), timeout=20, message="the new flag answered elsewhere")
+            await eventually(lambda: flags_answered(bus, world, 11), timeout=20, message="the new flag answered elsewhere")
         finally:
             os.kill(paused.pid, signal.SIGCONT)
         log = paused.log_path
         assert log is not None
         await eventually(lambda: " lost partition " in log.read_text(), timeout=10,
                          message="the woken node noticed it lost its partitions")
-        assert await flags(bus, world, 11) == list(range(11))
-        ticks = await ticks_of(bus, world)
+        assert await flag_values(bus, world, 11) == list(range(11))
+        ticks = await clock_ticks(bus, world)
         assert ticks == sorted(set(ticks)), f"two clocks ticked {world}: {ticks}"
     finally:
         await terminate(nodes)
@@ -168,7 +148,7 @@ async def test_a_joining_node_takes_its_share_and_the_worlds_keep_their_state(
     try:
         await play(bus, worlds, 20)
         for name in worlds:
-            await eventually(lambda: _answers(bus, name, 20), timeout=30, message=f"20 flags answered in {name}")
+            await eventually(lambda: flags_answered(bus, name, 20), timeout=30, message=f"20 flags answered in {name}")
         loop = asyncio.get_running_loop()
         joined = loop.time()
         nodes += await start_nodes(nats_server_url, fresh_dsn, tmp_path, "bc")
@@ -176,29 +156,11 @@ async def test_a_joining_node_takes_its_share_and_the_worlds_keep_their_state(
         took = loop.time() - joined
         assert took < 20, f"rebalancing took {took:.1f}s"
         for name in worlds:
-            assert await flags(bus, name, 20) == list(range(20)), f"{name} lost flags in the hand-over"
-        for name, ticks in zip(worlds, await asyncio.gather(*(ticks_of(bus, name) for name in worlds))):
+            assert await flag_values(bus, name, 20) == list(range(20)), f"{name} lost flags in the hand-over"
+        for name, ticks in zip(worlds, await asyncio.gather(*(clock_ticks(bus, name) for name in worlds))):
             assert ticks == sorted(set(ticks)), f"two clocks ticked {name}: {ticks}"
     finally:
         await terminate(nodes)
-
-
-async def ticks_of(bus: Bus, world: str, count: int = 3) -> list[int]:
-    """The next ``count`` clock ticks of ``world`` as they arrive."""
-    seen: list[int] = []
-    done = asyncio.Event()
-
-    async def take(msg: Any) -> None:
-        seen.append(bus.decode(msg.data, msg.subject).payload.tick)
-        if len(seen) >= count:
-            done.set()
-
-    sub = await bus.nc.subscribe(f"lw.{world}.clock.tick", cb=take)
-    try:
-        await asyncio.wait_for(done.wait(), 40)
-    finally:
-        await sub.unsubscribe()
-    return seen
 
 
 async def _spread(bus: Bus, worlds: list[str], nodes: list[NodeProcess]) -> bool:
@@ -208,10 +170,3 @@ async def _spread(bus: Bus, worlds: list[str], nodes: list[NodeProcess]) -> bool
 
 async def _contains(pending: Any, wanted: list[str]) -> bool:
     return set(wanted) <= await pending
-
-
-async def _answers(bus: Bus, world: str, count: int) -> bool:
-    try:
-        return await flags(bus, world, count) == list(range(count))
-    except RequestError:
-        return False

@@ -13,14 +13,20 @@ from tests.actors.game.conftest import small_map
 from .conftest import SAMPLE_WORLD
 
 
-async def test_beats_carry_a_lore_fact_when_the_lore_actor_answers(bus, start_node, sample_kb) -> None:
+async def beats_of(bus: Any, world: str) -> list[Any]:
+    """The narrative beats of ``world`` from now on, as they come."""
     beats: list[Any] = []
 
     async def keep(msg: Any) -> None:
         beats.append(bus.decode(msg.data).payload)
 
-    await bus.nc.subscribe(f"lw.{SAMPLE_WORLD}.narrative.beat", cb=keep)
+    await bus.nc.subscribe(f"lw.{world}.narrative.beat", cb=keep)
     await bus.sync()
+    return beats
+
+
+async def test_beats_carry_a_lore_fact_when_the_lore_actor_answers(bus, start_node, sample_kb) -> None:
+    beats = await beats_of(bus, SAMPLE_WORLD)
     await start_node(Lore(sample_kb), Storyteller(seed=3, lore_timeout_s=20))
     await bus.emit(small_map(), SAMPLE_WORLD, source="test")
     await bus.emit(PlayerJoined(player_id="ann", name="Ann", region="ford"), SAMPLE_WORLD, source="test")
@@ -30,13 +36,7 @@ async def test_beats_carry_a_lore_fact_when_the_lore_actor_answers(bus, start_no
 
 
 async def test_without_a_lore_actor_beats_are_told_plainly(bus, start_node, world) -> None:
-    beats: list[Any] = []
-
-    async def keep(msg: Any) -> None:
-        beats.append(bus.decode(msg.data).payload)
-
-    await bus.nc.subscribe(f"lw.{world}.narrative.beat", cb=keep)
-    await bus.sync()
+    beats = await beats_of(bus, world)
     await start_node(Storyteller(seed=3, lore_timeout_s=0.5))
     await bus.emit(small_map(), world, source="test")
     await bus.emit(PlayerJoined(player_id="ann", name="Ann", region="ford"), world, source="test")
@@ -58,13 +58,7 @@ async def test_a_beat_tells_a_changed_concept_as_it_is_now_not_the_old_lore(
     await define_concept(kb, "Yrsa Vane", "character", "High Jarl of the Fells.", world=world)
     await record_event(kb, world, "npc.deposed", "The moot cast Yrsa Vane out of the hall.",
                        changes=[ConceptChange("Yrsa Vane", "Deposed by the moot; lives in exile.", {})])
-    beats: list[Any] = []
-
-    async def keep(msg: Any) -> None:
-        beats.append(bus.decode(msg.data).payload)
-
-    await bus.nc.subscribe(f"lw.{world}.narrative.beat", cb=keep)
-    await bus.sync()
+    beats = await beats_of(bus, world)
     await start_node(Lore(kb), Storyteller(seed=3, lore_timeout_s=20))
     await bus.emit(small_map(), world, source="test")
     await bus.emit(PlayerJoined(player_id="ann", name="Ann", region="ford"), world, source="test")

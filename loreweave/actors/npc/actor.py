@@ -314,40 +314,36 @@ class Npc(GameActor[NpcActorState]):
     @on("lw.*.quest.completed")
     async def quest_completed(self, event: QuestCompleted, ctx: Context) -> None:
         """The quest giver thanks the player and likes them more."""
-        w = self._world(ctx.frame.world)
-        npc = w.npcs.get(event.giver or "")
-        if npc is None or event.giver is None:
-            return
-        await self._observe(
-            ctx, w, event.giver, npc, f"{event.player_id} finished {event.quest_id}, the quest I gave", "quest",
-            event.player_id,
-        )
-        await self._relate(ctx, event.giver, npc, event.player_id, 0.2)
-        await self._say(ctx, w, event.giver, npc, "thanks", event.player_id)
+        found = await self._giver_saw(ctx, event, f"{event.player_id} finished {event.quest_id}, the quest I gave")
+        if found is not None:
+            w, giver, npc = found
+            await self._relate(ctx, giver, npc, event.player_id, 0.2)
+            await self._say(ctx, w, giver, npc, "thanks", event.player_id)
 
     @on("lw.*.quest.failed")
     async def quest_failed(self, event: QuestFailed, ctx: Context) -> None:
         """The quest giver is disappointed."""
-        w = self._world(ctx.frame.world)
-        npc = w.npcs.get(event.giver or "")
-        if npc is None or event.giver is None:
-            return
-        await self._observe(
-            ctx, w, event.giver, npc, f"{event.player_id} failed {event.quest_id}, the quest I gave", "quest",
-            event.player_id,
-        )
-        await self._relate(ctx, event.giver, npc, event.player_id, -0.1)
+        found = await self._giver_saw(ctx, event, f"{event.player_id} failed {event.quest_id}, the quest I gave")
+        if found is not None:
+            _, giver, npc = found
+            await self._relate(ctx, giver, npc, event.player_id, -0.1)
 
     @on("lw.*.quest.accepted")
     async def quest_accepted(self, event: QuestAccepted, ctx: Context) -> None:
         """The quest giver remembers who took the quest."""
+        await self._giver_saw(ctx, event, f"{event.player_id} took on {event.quest_id} for me")
+
+    async def _giver_saw(
+        self, ctx: Context, event: QuestCompleted | QuestFailed | QuestAccepted, text: str
+    ) -> tuple[NpcWorld, str, NpcRecord] | None:
+        """The quest's giver, if an NPC of this world, remembers ``text``; returns its world, id and record."""
         w = self._world(ctx.frame.world)
-        npc = w.npcs.get(event.giver or "")
-        if npc is None or event.giver is None:
-            return
-        await self._observe(
-            ctx, w, event.giver, npc, f"{event.player_id} took on {event.quest_id} for me", "quest", event.player_id
-        )
+        giver = event.giver
+        npc = w.npcs.get(giver or "")
+        if npc is None or giver is None:
+            return None
+        await self._observe(ctx, w, giver, npc, text, "quest", event.player_id)
+        return w, giver, npc
 
     @on("lw.*.narrative.beat", key=lambda frame: frame.world)
     async def narrative_beat(self, event: NarrativeBeat, ctx: Context) -> None:

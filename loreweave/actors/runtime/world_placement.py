@@ -103,6 +103,9 @@ class WorldPlacement:
         self.database = database
         self.snapshot_every_s = snapshot_every_s
         self.replay_margin_s = replay_margin_s
+        #: How long an applied frame's id is kept for the snapshots: a replay starts at most
+        #: ``replay_margin_s`` before a snapshot, which is at most ``snapshot_every_s`` old.
+        self._id_horizon_s = 2 * replay_margin_s + snapshot_every_s
         self._count = settings.partitions
         self.placement = Placement(
             bus.js, settings=settings, on_acquired=self._acquired, on_lost=self._lost, drain=self._drain,
@@ -122,6 +125,8 @@ class WorldPlacement:
         #: (actor, world) -> (what was last saved, when).
         self._saved: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._saver: asyncio.Task[None] | None = None
+        #: (actor, world) -> wall time before which a replayed frame is already in its snapshot.
+        self._replay_floor: dict[tuple[str, str], float] = {}
         self._save_lock = asyncio.Lock()
         self._load_lock = asyncio.Lock()
         self._snapshot_cache: tuple[float, list[Snapshot]] | None = None
@@ -180,8 +185,12 @@ class WorldPlacement:
 
         return take
 
-    async def _dispatch(self, partition: int, subject: str, msg: Msg) -> None:
-        """Decode an event once and queue it for every matching handler of the world-placed actors."""
+    async def _dispatch(self, partition: int, subject: str, msg: Msg, stored_at: float | None = None) -> None:
+        """Decode an event once and queue it for every matching handler of the world-placed actors.
+
+        ``stored_at`` (a replayed frame's stream time) skips the actors whose snapshot of the
+        frame's world is newer than it by more than the replay margin: they applied it already.
+        """
         try:
             frame = self.bus.decode(msg.data, subject)
         except FrameError as exc:
@@ -190,6 +199,8 @@ class WorldPlacement:
             return
         view = msg if msg.subject == subject else Msg(msg._client, subject, "", msg.data, msg.headers)
         for runner, runner_pattern in self._patterns:
+            if stored_at is not None and stored_at < self._replay_floor.get((runner.actor.name, frame.world), 0.0):
+                continue
             if subject_matches(runner_pattern, subject):
                 self._inflight[partition] = self._inflight.get(partition, 0) + 1
                 self._idle.setdefault(partition, asyncio.Event()).clear()
@@ -221,7 +232,11 @@ class WorldPlacement:
             ids = self._applied.get(key)
             if ids is None:
                 ids = self._applied[key] = deque(maxlen=MAX_SNAPSHOT_IDS)
-            ids.append((time.monotonic(), frame.id))
+            now = time.monotonic()
+            ids.append((now, frame.id))
+            horizon = now - self._id_horizon_s
+            while ids[0][0] < horizon:  # only what a takeover's replay can meet again is kept
+                ids.popleft()
         if frame.world != SYSTEM_WORLD:
             partition = self.partition_of(frame.world)
             if partition in self._inflight:
@@ -295,6 +310,7 @@ class WorldPlacement:
                 continue
             saved = msgpack.unpackb(snapshot.state, raw=False)
             entries.setdefault(snapshot.actor, {})[snapshot.key] = saved["s"]
+            self._replay_floor[(snapshot.actor, snapshot.key)] = saved["at"] - self.replay_margin_s
             for runner in self._by_actor.get(snapshot.actor, ()):
                 for frame_id in saved["ids"]:
                     runner.recent.add(frame_id)
@@ -376,7 +392,7 @@ class WorldPlacement:
                     since = partitions.get(partition)
                     if since is None or meta.timestamp.timestamp() < since or partition not in self._buffers:
                         continue
-                    await self._dispatch(partition, msg.subject, msg)
+                    await self._dispatch(partition, msg.subject, msg, meta.timestamp.timestamp())
                     replayed += 1
                 if done or not msgs:
                     break
@@ -427,6 +443,7 @@ class WorldPlacement:
             for world in gone:
                 self._saved.pop((name, world), None)
                 self._applied.pop((name, world), None)
+                self._replay_floor.pop((name, world), None)
 
     # -- snapshots --------------------------------------------------------------------------------
 
@@ -454,7 +471,7 @@ class WorldPlacement:
                     data = states.dump(world)
                     if data is None:
                         continue
-                    ids = [frame_id for at, frame_id in self._applied.get((name, world), ()) if at >= now - 3 * self.replay_margin_s]
+                    ids = [frame_id for at, frame_id in self._applied.get((name, world), ()) if at >= now - self._id_horizon_s]
                     content = msgpack.packb([data, ids], use_bin_type=True)
                     last = self._saved.get((name, world))
                     if not force and last is not None and last[0] == content and now - last[1] < REFRESH_S:

@@ -132,6 +132,8 @@ class WorldPlacement:
         self._snapshot_cache: tuple[float, list[Snapshot]] | None = None
         self._replays: dict[int, tuple[float, asyncio.Future[None]]] = {}
         self._replayer: asyncio.Task[None] | None = None
+        self._weights: dict[int, int] = {}
+        self._weights_at = 0.0
         #: Seconds each takeover took from lease to live (for the scale-out benchmark).
         self.takeovers: list[float] = []
 
@@ -149,10 +151,20 @@ class WorldPlacement:
         }
 
     def worlds_in(self, partition: int) -> int:
-        """How many worlds of ``partition`` this node's actors know (its weight for the balancer)."""
+        """How many worlds of ``partition`` this node's actors know (its weight for the balancer).
+
+        Counted for every partition at once, at most once a second (renewals ask per partition).
+        """
         if partition not in self._live:
             return 0
-        return len({w for states in self.states.values() for w in states.worlds if self.partition_of(w) == partition})
+        now = time.monotonic()
+        if now - self._weights_at > 1.0:
+            worlds = {w for states in self.states.values() for w in states.worlds}
+            counts: dict[int, int] = {}
+            for world in worlds:
+                counts[self.partition_of(world)] = counts.get(self.partition_of(world), 0) + 1
+            self._weights, self._weights_at = counts, now
+        return self._weights.get(partition, 0)
 
     def _holds(self, partition: int) -> bool:
         lease = self.placement.leases.held.get(partition)

@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from loreweave.actors.runtime import Bus, RequestError, frame_for
 from loreweave.actors.runtime.placement import DEFAULT_LEASE_BUCKET, DEFAULT_PARTITIONS, lease_key, partition_of
 from loreweave.schemas import WorldQuery
+from loreweave.testing.waiting import ConditionNotMet
+
+T = TypeVar("T")
 
 #: The log line of a node joining the placement, with its id.
 JOINED = re.compile(r"placement: (\S+) joined")
@@ -87,3 +91,24 @@ async def clock_ticks(bus: Bus, world: str, count: int = 3, timeout: float = 40.
     finally:
         await sub.unsubscribe()
     return seen
+
+
+async def settled(read: Callable[[], Awaitable[T | None]], quiet_s: float = 2.0, timeout: float = 30.0) -> T:
+    """What ``read()`` returns once it is not None and has not changed for ``quiet_s`` seconds
+    (a placement still evening out the worlds moves a few after they appear).
+
+    Raises:
+        ConditionNotMet: it did not settle within ``timeout``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: T | None = None
+    since = loop.time()
+    while loop.time() < deadline:
+        now = await read()
+        if now != last:
+            last, since = now, loop.time()
+        elif now is not None and loop.time() - since >= quiet_s:
+            return now
+        await asyncio.sleep(0.2)
+    raise ConditionNotMet(f"did not settle within {timeout:g}s (last: {last!r})")

@@ -23,6 +23,7 @@ from loreweave.testing.placement import (
     flags_answered,
     lease_owners,
     node_id_in_log,
+    settled,
     spread_worlds,
 )
 
@@ -69,6 +70,16 @@ async def owner_of(bus: Bus, world: str, nodes: list[NodeProcess]) -> NodeProces
     return None
 
 
+async def settled_owners(bus: Bus, worlds: list[str], nodes: list[NodeProcess]) -> dict[str, NodeProcess]:
+    """Each world's owner, once every world has one and none moved for a while."""
+
+    async def read() -> dict[str, NodeProcess] | None:
+        now = {name: await owner_of(bus, name, nodes) for name in worlds}
+        return None if None in now.values() else now  # type: ignore[return-value]
+
+    return await settled(read)
+
+
 async def play(bus: Bus, worlds: list[str], count: int = 100) -> None:
     for world in worlds:
         await eventually(lambda: clock_answers(bus, world), timeout=30, message=f"a node runs {world}")
@@ -92,7 +103,7 @@ async def test_two_processes_share_the_worlds_and_a_sigkill_moves_the_dead_nodes
         for name in worlds:
             await eventually(lambda: flags_answered(bus, name, 100), timeout=30, message=f"100 flags answered in {name}")
             assert all([await clock_answers(bus, name) for _ in range(5)])
-        owners = {name: await owner_of(bus, name, nodes) for name in worlds}
+        owners = await settled_owners(bus, worlds, nodes)
         assert set(owners.values()) == set(nodes), "both nodes should run some of the worlds"
 
         victim = owners[worlds[0]]
@@ -121,7 +132,7 @@ async def test_a_paused_owner_stops_when_it_wakes_and_the_other_keeps_answering(
     try:
         await play(bus, [world], 10)
         await eventually(lambda: flags_answered(bus, world, 10), timeout=30, message="10 flags answered")
-        paused = await owner_of(bus, world, nodes)
+        paused = (await settled_owners(bus, [world], nodes))[world]
         assert paused is not None and paused.pid is not None
         os.kill(paused.pid, signal.SIGSTOP)  # past the 3 s lease: the other node takes over
         try:

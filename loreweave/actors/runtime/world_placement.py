@@ -214,8 +214,7 @@ class WorldPlacement:
             if stored_at is not None and stored_at < self._replay_floor.get((runner.actor.name, frame.world), 0.0):
                 continue
             if subject_matches(runner_pattern, subject):
-                self._inflight[partition] = self._inflight.get(partition, 0) + 1
-                self._idle.setdefault(partition, asyncio.Event()).clear()
+                self._started(partition)
                 if not await runner.offer_frame(frame, view):
                     self._finished(partition)
 
@@ -225,10 +224,14 @@ class WorldPlacement:
         return partition in leases.held or partition not in leases.owners
 
     async def _offer(self, partition: int, runner: HandlerRunner, msg: Msg) -> None:
-        self._inflight[partition] = self._inflight.get(partition, 0) + 1
-        self._idle.setdefault(partition, asyncio.Event()).clear()
+        self._started(partition)
         if not await runner.offer(msg):
             self._finished(partition)
+
+    def _started(self, partition: int) -> None:
+        """A frame of ``partition`` is in hand (until :meth:`_finished`): a hand-over waits for it."""
+        self._inflight[partition] = self._inflight.get(partition, 0) + 1
+        self._idle.setdefault(partition, asyncio.Event()).clear()
 
     def _finished(self, partition: int) -> None:
         left = self._inflight[partition] = self._inflight.get(partition, 1) - 1
@@ -420,10 +423,13 @@ class WorldPlacement:
 
     def _lost(self, partition: int) -> None:
         """Stop at once: the lease is gone (another node may run these worlds already)."""
+        self._stop_intake(partition)
+        self._forget(partition)
+
+    def _stop_intake(self, partition: int) -> None:
         self._live.discard(partition)
         self._buffers.pop(partition, None)
         self._unsubscribe(partition)
-        self._forget(partition)
 
     def _unsubscribe(self, partition: int) -> None:
         subscription = self._subscriptions.pop(partition, None)
@@ -433,9 +439,7 @@ class WorldPlacement:
 
     async def _drain(self, partition: int) -> None:
         """A graceful hand-over: stop intake, finish what is in hand, save, forget."""
-        self._live.discard(partition)
-        self._buffers.pop(partition, None)
-        self._unsubscribe(partition)
+        self._stop_intake(partition)
         if partition in self._inflight:
             idle = self._idle.setdefault(partition, asyncio.Event())
             try:

@@ -19,6 +19,21 @@ from loreweave.protocol.errors import LoreweaveError
 from loreweave.schemas import registry
 
 
+
+def json_object(text: str, field: str) -> dict[str, Any]:
+    """``text`` as a JSON object.
+
+    Raises:
+        LoreweaveError: naming ``field``, when it is not valid JSON or not an object.
+    """
+    try:
+        value: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LoreweaveError(field, f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise LoreweaveError(field, "must be a JSON object")
+    return value
+
 async def publish_json(
     url: str, subject: str, payload_json: str, source: str = "cli", *, wait_s: float = 5.0
 ) -> Frame:
@@ -28,12 +43,7 @@ async def publish_json(
         LoreweaveError: for a bad subject or payload, or NATS not reachable within ``wait_s``.
     """
     parsed = parse_subject(subject)
-    try:
-        payload: Any = json.loads(payload_json)
-    except json.JSONDecodeError as exc:
-        raise LoreweaveError("payload", f"not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise LoreweaveError("payload", "must be a JSON object")
+    payload = json_object(payload_json, "payload")
     event_class = registry.get(parsed.event_type)
     event = registry.validate(parsed.event_type, event_class.VERSION, payload)
     bus = await Bus.connect(url, name="loreweave-cli", wait_s=wait_s)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import click
 
 from loreweave.actors.runtime import Bus, frame_for
+from loreweave.cli.bus_commands import json_object
 from loreweave.cli.connection import client_nats_url, with_wait
 from loreweave.config import load_settings
 from loreweave.protocol import Frame, LoreweaveError, check_world, frame_headers
@@ -82,12 +83,7 @@ async def send_request(
     Raises:
         LoreweaveError: for a bad payload, no responder, no answer within ``timeout`` or a refused subject.
     """
-    try:
-        payload: Any = json.loads(payload_json)
-    except json.JSONDecodeError as exc:
-        raise LoreweaveError("--payload", f"not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise LoreweaveError("--payload", "must be a JSON object")
+    payload = json_object(payload_json, "--payload")
     kind = target.request.type
     event = registry.validate(kind, registry.get(kind).VERSION, payload)
     bus = await Bus.connect(url, name="loreweave-request", wait_s=wait_s)

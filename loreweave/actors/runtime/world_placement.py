@@ -118,6 +118,10 @@ class WorldPlacement:
         #: Owned (or being taken over) partition -> its subscription to the republished events.
         self._subscriptions: dict[int, Subscription] = {}
         self._patterns = [(runner, runner.spec.pattern) for runner in self._event_runners]
+        # Which runners take a subject depends on its domain and event only when every pattern
+        # leaves the world open (``lw.*...``): then it is worked out once per event type.
+        self._by_type = all(pattern.split(".")[1:2] == ["*"] for _, pattern in self._patterns)
+        self._matching: dict[str, list[HandlerRunner]] = {}
         self._inflight: dict[int, int] = {}
         self._idle: dict[int, asyncio.Event] = {}
         #: (actor, world) -> (monotonic time, frame id) of frames applied lately.
@@ -210,13 +214,24 @@ class WorldPlacement:
             await self.bus.dead_letter(msg.data, subject, exc.code, str(exc))
             return
         view = msg if msg.subject == subject else Msg(msg._client, subject, "", msg.data, msg.headers)
-        for runner, runner_pattern in self._patterns:
+        for runner in self._runners_for(subject):
             if stored_at is not None and stored_at < self._replay_floor.get((runner.actor.name, frame.world), 0.0):
                 continue
-            if subject_matches(runner_pattern, subject):
-                self._started(partition)
-                if not await runner.offer_frame(frame, view):
-                    self._finished(partition)
+            self._started(partition)
+            if not await runner.offer_frame(frame, view):
+                self._finished(partition)
+
+    def _runners_for(self, subject: str) -> list[HandlerRunner]:
+        """The event runners whose pattern matches ``subject``, in declaration order."""
+        if not self._by_type:
+            return [runner for runner, pattern in self._patterns if subject_matches(pattern, subject)]
+        event_type = subject.split(".", 2)[2]
+        found = self._matching.get(event_type)
+        if found is None:
+            found = self._matching[event_type] = [
+                runner for runner, pattern in self._patterns if subject_matches(pattern, subject)
+            ]
+        return found
 
     def _moving(self, partition: int) -> bool:
         """Held here but not taking frames (being handed over), or held by nobody."""

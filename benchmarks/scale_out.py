@@ -33,14 +33,14 @@ from pathlib import Path
 
 import psutil
 
-from loreweave.actors.runtime import Bus, RequestError, frame_for
+from loreweave.actors.runtime import Bus, frame_for
 from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
 from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
-from loreweave.schemas import ClockGetTime, PlayerJoined, PlayerMoved, RegionSpec, WorldOpened
+from loreweave.schemas import PlayerJoined, PlayerMoved, RegionSpec, WorldOpened
 from loreweave.testing import eventually
 from loreweave.testing.databases import fresh_database
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
-from loreweave.testing.placement import lease_owners, node_id_in_log
+from loreweave.testing.placement import clock_answers, lease_owners, node_id_in_log
 
 #: The world-placed actors each node runs.
 ACTORS = ("world", "clock", "players", "weather", "ambience", "qos")
@@ -93,16 +93,8 @@ class Cluster:
         return total
 
 
-async def answers(bus: Bus, world: str) -> bool:
-    try:
-        await bus.request(frame_for(ClockGetTime(), world, "bench"), 1)
-    except RequestError as exc:
-        return exc.code not in ("timeout", "no_responders", "unavailable")
-    return True
-
-
 async def all_answer(bus: Bus, worlds: list[str]) -> bool:
-    results = await asyncio.gather(*(answers(bus, w) for w in worlds))
+    results = await asyncio.gather(*(clock_answers(bus, w) for w in worlds))
     return all(results)
 
 
@@ -235,7 +227,7 @@ async def run(args: argparse.Namespace) -> None:
             resumed: dict[str, float] = {}
 
             async def until_answered(world: str) -> None:
-                await eventually(lambda: answers(bus, world), timeout=60, interval=0.05)
+                await eventually(lambda: clock_answers(bus, world), timeout=60, interval=0.05)
                 resumed[world] = loop.time() - killed
 
             await asyncio.gather(*(until_answered(w) for w in moved))

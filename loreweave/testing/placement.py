@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from loreweave.actors.runtime import Bus, RequestError, frame_for
 from loreweave.actors.runtime.placement import DEFAULT_LEASE_BUCKET, DEFAULT_PARTITIONS, lease_key, partition_of
-from loreweave.schemas import WorldQuery
+from loreweave.schemas import ClockGetTime, WorldQuery
 from loreweave.testing.waiting import ConditionNotMet
 
 T = TypeVar("T")
@@ -73,6 +73,16 @@ async def flags_answered(bus: Bus, world: str, count: int) -> bool:
         return await flag_values(bus, world, count) == list(range(count))
     except RequestError:
         return False
+
+
+async def clock_answers(bus: Bus, world: str, timeout: float = 1.0) -> bool:
+    """Whether some node runs ``world``'s clock now: it answers (a refusal, before the world opens,
+    is an answer too); no responder, no answer in time or ``unavailable`` (a move) is not."""
+    try:
+        await bus.request(frame_for(ClockGetTime(), world, "test"), timeout)
+    except RequestError as exc:
+        return exc.code not in ("timeout", "no_responders", "unavailable")
+    return True
 
 
 async def clock_ticks(bus: Bus, world: str, count: int = 3, timeout: float = 40.0) -> list[int]:

@@ -12,12 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from loreweave.actors.runtime import Bus, RequestError, frame_for
+from loreweave.actors.runtime import Bus, frame_for
 from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
-from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened
+from loreweave.schemas import RegionSpec, WorldFlagSet, WorldOpened
 from loreweave.testing import eventually
 from loreweave.testing.node import NodeProcess, loreweave_run, node_env
 from loreweave.testing.placement import (
+    clock_answers,
     clock_ticks,
     flag_values,
     flags_answered,
@@ -29,15 +30,6 @@ from loreweave.testing.placement import (
 
 pytestmark = pytest.mark.slow
 ACTORS = ["world", "clock"]
-
-
-async def clock_answers(bus: Bus, world: str) -> bool:
-    """Whether a node runs the world's clock: it answers (a refusal, before the world opens, is an answer too)."""
-    try:
-        await bus.request(frame_for(ClockGetTime(), world, "test"), 1)
-    except RequestError as exc:
-        return exc.code not in ("timeout", "no_responders", "unavailable")
-    return True
 
 
 async def saved_worlds(dsn: str, actor: str) -> set[str]:

@@ -16,7 +16,7 @@ from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
 from loreweave.actors.world import World
 from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpened, WorldQuery
 
-from loreweave.testing.placement import spread_worlds
+from loreweave.testing.placement import settled, spread_worlds
 
 from .conftest import eventually
 
@@ -84,7 +84,7 @@ async def test_two_nodes_share_the_worlds_answer_as_one_and_a_dead_nodes_worlds_
             await eventually(lambda: _equals(flag_of(bus, name, "f99"), 99), timeout=10)
             assert await flags_of(bus, name, 100) == list(range(100)), f"{name}: flags split or lost"
         # Worlds hash unevenly into partitions: the nodes may move a few to even out the worlds.
-        owners = await eventually(lambda: _settled(nodes, worlds), timeout=10, message="every world has an owner")
+        owners = await settled(lambda: _settled(nodes, worlds))
         assert set(owners.values()) == {first, second}, "both nodes should run some of the worlds"
 
         # Ticks come once per world: its time only moves forward, from one clock.
@@ -178,7 +178,7 @@ async def test_a_request_for_a_world_being_handed_over_gets_a_retryable_error_an
         await stop_all([node])
 
 
-def _settled(nodes: list[ActorNode], worlds: list[str]) -> dict[str, ActorNode] | None:
+async def _settled(nodes: list[ActorNode], worlds: list[str]) -> dict[str, ActorNode] | None:
     owners = {name: owner(nodes, name) for name in worlds}
     if any(found is None for found in owners.values()) or any(n.worlds.placement._draining for n in nodes):
         return None

@@ -18,6 +18,7 @@ from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, 
 from nats.js.errors import BadRequestError
 
 from loreweave.actors.runtime.dead_letters import DeadLetters
+from loreweave.actors.runtime.nats_client import FastHeadersClient
 from loreweave.actors.runtime.placement.partitions import DEFAULT_PARTITIONS
 from loreweave.protocol import (
     DEFAULT_MAX_FRAME_BYTES,
@@ -166,7 +167,7 @@ class Bus:
             LoreweaveError: naming ``LOREWEAVE_NATS_URL`` when the server cannot be reached in time,
                 ``LOREWEAVE_NATS_CREDS`` when it refuses the login, ``LOREWEAVE_NATS_TLS_CA`` when TLS fails.
         """
-        nc = Client()
+        nc = FastHeadersClient()
         bus = cls(nc, registry=registry, max_frame_bytes=max_frame_bytes, limits=limits)
         login = {**login_options(url, credentials), **tls_options(tls)}
         try:

@@ -7,6 +7,7 @@ import re
 from typing import Any, Mapping, Protocol
 
 import msgpack
+import msgspec
 
 from loreweave.protocol.errors import FrameError, SubjectError
 from loreweave.protocol.frame import FRAME_FIELDS, Frame
@@ -30,6 +31,27 @@ MIN_TS_US = 946_684_800_000_000
 # Values stored as they are by JSON (and jsonb); MessagePack ints always fit in 64 bits.
 _SCALARS = frozenset({str, int, bool, type(None)})
 _LW = f"{ROOT}."
+
+
+class _Wire(msgspec.Struct, forbid_unknown_fields=True):
+    """The envelope's shape: every field present, none other, each of its wire type.
+
+    Decoding into it checks in C what :func:`_check_envelope` checks of a map field by field;
+    anything it refuses takes the map path, which names the field and the reason.
+    """
+
+    version: str
+    type: str
+    id: str
+    ts: int
+    world: str
+    source: str
+    correlation_id: str
+    causation_id: str | None
+    payload: dict[str, Any]
+
+
+_WIRE = msgspec.msgpack.Decoder(_Wire)
 
 
 class PayloadSchema(Protocol):
@@ -114,6 +136,51 @@ def decode_frame(
     if len(data) > max_bytes:
         raise FrameError("frame", f"{len(data)} bytes exceeds the limit of {max_bytes}", "too_large")
     try:
+        wire = _WIRE.decode(data)
+    except Exception:  # bad bytes or a bad envelope: the map path names what is wrong
+        return _decode_map(data, schema, subject)
+    world, event_type, version, causation, source, ts = (
+        wire.world, wire.type, wire.version, wire.causation_id, wire.source, wire.ts,
+    )
+    payload: Any = wire.payload
+    if not (
+        _FAST_FIELDS.fullmatch(f"{version}\0{event_type}\0{wire.id}\0{wire.correlation_id}\0{world}")
+        and MIN_TS_US <= ts <= MAX_TS_US
+        and (causation is None or _FRAME_ID.fullmatch(causation))
+        and 0 < len(source) <= _MAX_SOURCE
+        and "\0" not in source
+        and world not in RESERVED_WORLDS
+    ):
+        return _decode_map(data, schema, subject)
+    # World and type are checked tokens here, so this is the event subject; anything else
+    # (a request subject, a mismatch) takes the full check.
+    if subject is not None and subject != f"{_LW}{world}.{event_type}":
+        check_frame_subject(subject, world, event_type)
+    # A flat map of strings, ints, booleans and nils (most frames) needs no walk; anything
+    # else the map path checks (it tells extension types and binary from other values).
+    for value in payload.values():
+        if type(value) not in _SCALARS:
+            if not _plain(payload, 1):
+                return _decode_map(data, schema, subject)
+            break
+    if schema is not None:
+        payload = schema.validate(event_type, version, payload)
+    return Frame(
+        type=event_type,
+        world=world,
+        payload=payload,
+        source=source,
+        version=version,
+        id=wire.id,
+        ts=ts,
+        correlation_id=wire.correlation_id,
+        causation_id=causation,
+    )
+
+
+def _decode_map(data: bytes, schema: PayloadSchema | None, subject: str | None) -> Frame:
+    """Decode through a plain map, checking field by field: slower, and it names what is wrong."""
+    try:
         wire = msgpack.unpackb(data, raw=False, strict_map_key=True, ext_hook=_refuse_ext)
     except FrameError:
         raise
@@ -122,12 +189,9 @@ def decode_frame(
     if not isinstance(wire, dict):
         raise FrameError("frame", f"must be a map, got {type(wire).__name__}")
     _check_envelope(wire)
-    # World and type are checked tokens here, so this is the event subject; anything else
-    # (a request subject, a mismatch) takes the full check.
     if subject is not None and subject != f"{_LW}{wire['world']}.{wire['type']}":
         check_frame_subject(subject, wire["world"], wire["type"])
     payload: Any = wire["payload"]
-    # A flat map of strings, ints, booleans and nils (most frames) needs no walk.
     for key, value in payload.items():
         if type(value) not in _SCALARS or type(key) is not str:
             if not _plain(payload, 1):

@@ -54,7 +54,8 @@ class EventRegistry:
         if cls is None:
             cls = self._accept(event_type, version)
         try:
-            return cls.model_validate(payload)
+            # The model's own validator: model_validate adds ~0.5 µs per call for options unused here.
+            return cls.__pydantic_validator__.validate_python(payload)  # type: ignore[no-any-return]
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(part) for part in error["loc"]) or "payload"

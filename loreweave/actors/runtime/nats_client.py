@@ -25,7 +25,7 @@ _CRLF = b"\r\n"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 #: nats-py parses headers with fast_mail_parser when that is installed: then leave it to nats-py.
-_MAIL_PARSER = _MAIL_PARSER
+_MAIL_PARSER = getattr(nats_client, "parse_email", None)
 #: At most this many distinct header names are remembered (a peer sending endless new names
 #: gets nats-py's own per-message checks beyond it).
 _MAX_NAMES = 1024

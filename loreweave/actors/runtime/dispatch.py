@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Hashable
 
 from nats.aio.msg import Msg
@@ -45,20 +44,24 @@ def actor_mailbox(capacity: int) -> KeyedMailbox[MailItem]:
 
 
 class RecentIds:
-    """The last ``size`` frame ids handled, to skip duplicates and redeliveries."""
+    """At least the last ``size`` frame ids handled (at most twice as many), to skip duplicates and redeliveries."""
 
     def __init__(self, size: int = 100_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        # Two generations of sets: adding and testing are one set operation each, and a full
+        # generation is dropped whole instead of forgetting ids one by one.
+        self._current: set[str] = set()
+        self._previous: set[str] = set()
         self._size = size
 
     def __contains__(self, frame_id: str) -> bool:
-        return frame_id in self._ids
+        return frame_id in self._current or frame_id in self._previous
 
     def add(self, frame_id: str) -> None:
-        """Remember a handled id, forgetting the oldest beyond the size."""
-        self._ids[frame_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
+        """Remember a handled id, forgetting the oldest generation once this one holds ``size``."""
+        current = self._current
+        current.add(frame_id)
+        if len(current) >= self._size:
+            self._previous, self._current = current, set()
 
 
 class HandlerRunner:
@@ -97,7 +100,7 @@ class HandlerRunner:
         # With no SDK installed, skip span bookkeeping altogether on the hot path.
         self._tracing = not isinstance(
             trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-        )
+        ) and not isinstance(self._tracer, trace.NoOpTracer)
 
     @staticmethod
     def _key_function(spec: HandlerSpec) -> Callable[[Frame], Hashable]:

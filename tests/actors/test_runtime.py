@@ -215,6 +215,40 @@ async def test_a_timer_that_dies_is_restarted_with_backoff(start_node, world) ->
     assert counter_value("lw.actor.restarts", **{"lw.task": f"{Flaky.name}.tick"}) == 2
 
 
+async def test_a_slow_tick_is_skipped_over_not_made_up_in_a_burst(start_node, world) -> None:
+    loop = asyncio.get_running_loop()
+    at: list[float] = []
+
+    class Slow(Actor):
+        name = f"slow-{world}"
+
+        @every(0.02)
+        async def tick(self) -> None:
+            at.append(loop.time())
+            if len(at) == 2:
+                await asyncio.sleep(0.3)  # fifteen periods late
+
+    await start_node(Slow())
+    await eventually(lambda: len(at) >= 6)
+    gaps = [later - earlier for earlier, later in zip(at[2:], at[3:])]
+    assert min(gaps) >= 0.015, gaps  # the missed ticks did not run back to back
+
+
+async def test_stop_does_not_wait_for_a_long_timer(start_node, world) -> None:
+    ticked = asyncio.Event()
+
+    class Hourly(Actor):
+        name = f"hourly-{world}"
+
+        @every(3600)
+        async def tick(self) -> None:
+            ticked.set()
+
+    node = await start_node(Hourly())
+    await asyncio.wait_for(node.stop(), timeout=10)
+    assert not ticked.is_set()
+
+
 async def test_request_reply_and_typed_error_replies(bus, start_node, world) -> None:
     class Oracle(Actor):
         name = f"oracle-{world}"

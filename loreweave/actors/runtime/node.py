@@ -269,13 +269,18 @@ class ActorNode:
                     self.instruments.resent.add(sent, {"lw.actor": actor.name})
 
     async def _timer(self, actor: Actor, spec: HandlerSpec) -> None:
+        # A plain sleep to the next due time: one timer handle per tick (no waiter task to
+        # create and cancel), on a fixed schedule; stop() cancels the task.
         tick = getattr(actor, spec.method)
+        loop = asyncio.get_running_loop()
+        interval = spec.interval_s
+        due = loop.time() + interval
         while not self._stopping.is_set():
-            try:
-                await asyncio.wait_for(self._stopping.wait(), spec.interval_s)
+            await asyncio.sleep(due - loop.time())
+            if self._stopping.is_set():
                 return
-            except asyncio.TimeoutError:
-                pass
+            now = loop.time()
+            due = due + interval if due + interval > now else now + interval  # a slow tick skips, never bursts
             if self._active(actor):
                 await tick()
 

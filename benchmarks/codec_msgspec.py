@@ -1,12 +1,15 @@
-"""Decode + validate per frame: today's msgpack + pydantic codec against msgspec typed Structs, same run.
+"""Decode + validate per frame: today's codec (msgspec envelope, pydantic payload) against the map path it replaced and msgspec typed Structs, same run.
 
     .venv/bin/python benchmarks/codec_msgspec.py [--frames 20000] [--rounds 5]
 
 Pure codec, no NATS. A mix of four frames (player.moved, player.spoke, npc.said,
 quest.progressed) encoded by today's codec is decoded:
 
-- today: ``decode_frame(data, schema=registry, subject=...)`` (msgpack, envelope regex,
-  pydantic model of the payload, ``Frame``);
+- today: ``decode_frame(data, schema=registry, subject=...)`` (the envelope decoded by msgspec
+  into a Struct of wire types, one joined regex, the payload validated by its pydantic model,
+  ``Frame``);
+- the map path: what ``decode_frame`` did before and still does for a frame it must explain
+  (msgpack to a map, the envelope checked field by field, pydantic, ``Frame``);
 - msgspec, one pass: one tagged union of typed frame Structs (``type`` is the tag), every
   constraint (ULID ids, version, world, lengths, ts range) in the Structs' ``Meta``;
 - msgspec + one regex: the same Structs without the string patterns, then the codec's one
@@ -35,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from loreweave.actors.runtime import frame_for  # noqa: E402
 from loreweave.protocol import FrameError, decode_frame, encode_frame  # noqa: E402
-from loreweave.protocol.codec import MAX_TS_US  # noqa: E402
+from loreweave.protocol.codec import MAX_TS_US, _decode_map  # noqa: E402
 from loreweave.protocol.subjects import RESERVED_WORLDS  # noqa: E402
 from loreweave.schemas import NpcSaid, PlayerMoved, PlayerSpoke, QuestProgressed, registry  # noqa: E402
 from loreweave.simulate.frames import FrameTemplate  # noqa: E402
@@ -63,7 +66,7 @@ def frame_types(strict: bool) -> Any:
         "PlayerSpokeS", [("player_id", Id), ("npc_id", Id), ("text", Annotated[str, msgspec.Meta(max_length=2000)])])
     NpcSaidS = msgspec.defstruct("NpcSaidS", [
         ("npc_id", Id), ("text", Annotated[str, msgspec.Meta(max_length=4000)]),
-        ("to_player", Union[str, None], None), ("tier", str, "scripted")])
+        ("to_player", Union[str, None], None), ("tier", str, "scripted"), ("fallback", str, "")])
     QuestProgressedS = msgspec.defstruct("QuestProgressedS", [
         ("player_id", Id), ("quest_id", Id), ("objective", str),
         ("count", Annotated[int, msgspec.Meta(ge=0)]), ("needed", Annotated[int, msgspec.Meta(ge=1)])])
@@ -117,6 +120,13 @@ def msgspec_and_regex() -> Callable[[bytes], Any]:
 def today() -> Callable[[bytes], Any]:
     def decode(data: bytes) -> Any:
         return decode_frame(data, schema=registry)
+
+    return decode
+
+
+def map_path() -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        return _decode_map(data, registry, None)
 
     return decode
 
@@ -177,10 +187,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     frames = sample_frames()
-    decoders = {"msgpack + pydantic (today)": today(), "msgspec, one pass": msgspec_one_pass(),
+    decoders = {"msgspec envelope + pydantic (today)": today(), "msgpack map + pydantic (before)": map_path(),
+                "msgspec, one pass": msgspec_one_pass(),
                 "msgspec + one regex": msgspec_and_regex()}
     bad = bad_frames(frames[0])
-    expected = [refuses(decoders["msgpack + pydantic (today)"], data) for data in bad]
+    expected = [refuses(decoders["msgspec envelope + pydantic (today)"], data) for data in bad]
     assert all(expected), "today's codec accepted a frame meant to be bad"
     for name, decode in decoders.items():
         for data in frames:
@@ -190,9 +201,9 @@ def main() -> None:
     print(f"decode + validate, {args.frames} frames (4 kinds), best of {args.rounds}; every decoder refuses the same"
           f" {len(bad)} bad frames")
     figures = {name: per_frame_us(decode, frames, args.frames, args.rounds) for name, decode in decoders.items()}
-    base = figures["msgpack + pydantic (today)"]
+    base = figures["msgspec envelope + pydantic (today)"]
     for name, us in figures.items():
-        print(f"  {name:<28} {us:6.2f} µs/frame   today/this {base / us:5.2f}x")
+        print(f"  {name:<36} {us:6.2f} µs/frame   today/this {base / us:5.2f}x")
 
     import msgpack
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from loreweave.db.errors import QueryError
 from loreweave.db.state import Executor
@@ -18,6 +18,11 @@ from loreweave.db.state import Executor
 RowLock = Literal["update", "share"]
 
 _COLUMNS = "world, player, quest_id, state, objectives, progress, accepted_at, deadline, failure"
+_QUALIFIED = ", ".join(f"q.{column}" for column in _COLUMNS.split(", "))
+_REPLACE = (
+    "state = EXCLUDED.state, objectives = EXCLUDED.objectives, progress = EXCLUDED.progress,"
+    " accepted_at = EXCLUDED.accepted_at, deadline = EXCLUDED.deadline, failure = EXCLUDED.failure, updated_at = now()"
+)
 
 
 @dataclass(slots=True)
@@ -79,6 +84,28 @@ async def player_quests(
     return [_row(record) for record in await conn.fetch(sql, world, player)]
 
 
+async def active_quests_of(
+    conn: Executor, players: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[QuestRow]]:
+    """The active quests of many ``(world, player)`` pairs in one query, locked (``FOR UPDATE``).
+
+    Every pair asked for has an entry (an empty list when it has no active quest); rows are
+    locked in ``(world, player, quest_id)`` order, as every other writer locks them.
+    """
+    found: dict[tuple[str, str], list[QuestRow]] = {pair: [] for pair in players}
+    if not found:
+        return found
+    records = await conn.fetch(
+        f"SELECT {_QUALIFIED} FROM quest_state q"
+        " JOIN unnest($1::text[], $2::text[]) AS p(world, player) ON q.world = p.world AND q.player = p.player"
+        " WHERE q.state = 'active' ORDER BY q.world, q.player, q.quest_id FOR UPDATE OF q",
+        [world for world, _ in found], [player for _, player in found],
+    )
+    for record in records:
+        found[(record["world"], record["player"])].append(_row(record))
+    return found
+
+
 async def overdue_quests(conn: Executor, world: str, game_minutes: int) -> list[QuestRow]:
     """The active quests of a world whose deadline is before ``game_minutes``, locked, by player and quest."""
     records = await conn.fetch(
@@ -93,11 +120,26 @@ async def save_quest(conn: Executor, row: QuestRow) -> None:
     """Insert or replace one row."""
     await conn.execute(
         f"INSERT INTO quest_state ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9)"
-        " ON CONFLICT (world, quest_id, player) DO UPDATE SET state = EXCLUDED.state,"
-        " objectives = EXCLUDED.objectives, progress = EXCLUDED.progress, accepted_at = EXCLUDED.accepted_at,"
-        " deadline = EXCLUDED.deadline, failure = EXCLUDED.failure, updated_at = now()",
+        f" ON CONFLICT (world, quest_id, player) DO UPDATE SET {_REPLACE}",
         row.world, row.player, row.quest_id, row.state, json.dumps(row.objectives), json.dumps(row.progress),
         row.accepted_at, row.deadline, row.failure,
+    )
+
+
+async def save_quests(conn: Executor, quests: Sequence[QuestRow]) -> None:
+    """Insert or replace many rows in one statement (at most one row per world, player and quest)."""
+    if not quests:
+        return
+    await conn.execute(
+        f"INSERT INTO quest_state ({_COLUMNS})"
+        " SELECT u.world, u.player, u.quest_id, u.state, u.objectives::jsonb, u.progress::jsonb, u.accepted_at,"
+        " u.deadline, u.failure FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::text[], $7::int[], $8::int[], $9::text[])"
+        " AS u(world, player, quest_id, state, objectives, progress, accepted_at, deadline, failure)"
+        f" ON CONFLICT (world, quest_id, player) DO UPDATE SET {_REPLACE}",
+        [q.world for q in quests], [q.player for q in quests], [q.quest_id for q in quests],
+        [q.state for q in quests], [json.dumps(q.objectives) for q in quests], [json.dumps(q.progress) for q in quests],
+        [q.accepted_at for q in quests], [q.deadline for q in quests], [q.failure for q in quests],
     )
 
 

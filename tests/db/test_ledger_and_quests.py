@@ -7,6 +7,9 @@ import json
 import asyncpg
 import pytest
 
+from loreweave.db import QuestRow
+from loreweave.db import quests as quest_rows
+
 INTENT = (
     "INSERT INTO purchase_intents (idempotency_key, world, player, sku, amount_minor, currency)"
     " VALUES ($1, 'w1', 'p1', 'sword', $2, 'EUR')"
@@ -62,3 +65,17 @@ async def test_quest_state_is_upserted_per_world_quest_and_player(pool: asyncpg.
     assert [(r["player"], r["state"], json.loads(r["progress"])) for r in rows] == [
         ("p1", "active", {"wolves": 3}), ("p2", "offered", {})
     ]
+
+
+async def test_many_players_quests_are_read_and_written_in_one_statement_each(pool: asyncpg.Pool) -> None:
+    rows = [QuestRow(world="w1", player=p, quest_id=q, state=s, progress={"o": 1}, deadline=d)
+            for p, q, s, d in [("p1", "a", "active", 90), ("p1", "b", "completed", None), ("p2", "a", "active", None)]]
+    await quest_rows.save_quests(pool, rows)
+    async with pool.acquire() as conn, conn.transaction():
+        found = await quest_rows.active_quests_of(conn, [("w1", "p1"), ("w1", "p2"), ("w1", "p3"), ("w2", "p1")])
+    assert {key: [(r.quest_id, r.deadline) for r in value] for key, value in found.items()} == {
+        ("w1", "p1"): [("a", 90)], ("w1", "p2"): [("a", None)], ("w1", "p3"): [], ("w2", "p1"): []}
+    changed = [QuestRow(world="w1", player="p1", quest_id="a", state="failed", progress={"o": 2}, failure="timeout")]
+    await quest_rows.save_quests(pool, changed)
+    assert [(r.quest_id, r.state, r.progress, r.failure) for r in await quest_rows.player_quests(pool, "w1", "p1")] == [
+        ("a", "failed", {"o": 2}, "timeout"), ("b", "completed", {"o": 1}, None)]

@@ -26,7 +26,9 @@ rewards' ``world.flag_set``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -35,7 +37,7 @@ from loreweave.actors.quests.definitions import QuestDefinition
 from loreweave.actors.runtime import Context, on, reply
 from loreweave.db import QuestRow
 from loreweave.db import quests as rows
-from loreweave.protocol import LoreweaveError
+from loreweave.protocol import Frame, LoreweaveError
 from loreweave.schemas import (
     ClockTick,
     Objective,
@@ -61,6 +63,16 @@ from loreweave.schemas import (
 )
 
 _STATES = ("active", "completed", "failed")
+#: Events whose handlers advance a player's active quests.
+_PROGRESS = frozenset({"player.moved", "player.spoke", "player.collected", "player.defeated"})
+
+
+@dataclass
+class _Batch:
+    """The active quest rows of the players a batch names, locked by it, and the rows it changed."""
+
+    active: dict[tuple[str, str], list[QuestRow]]
+    changed: dict[tuple[str, str, str], QuestRow] = field(default_factory=dict)
 
 
 class QuestWorld(BaseModel):
@@ -109,6 +121,47 @@ class Quests(GameActor[QuestsState]):
         self.definitions = dict(definitions or {})
         #: World -> players who may have an active quest (a superset; see the module docstring).
         self._active: dict[str, set[str]] = {}
+        self._batch: _Batch | None = None
+
+    async def batch_started(self, frames: Sequence[Frame], conn: Any) -> None:
+        """Read and lock, in one query, the active quests of every player the batch's frames advance."""
+        players = sorted({
+            (frame.world, frame.payload.player_id) for frame in frames
+            if frame.type in _PROGRESS and frame.payload.player_id in self._active.get(frame.world, ())
+        })
+        self._batch = _Batch(await rows.active_quests_of(conn, players))
+
+    async def batch_ending(self, conn: Any) -> None:
+        """Write, in one statement, every row the batch changed."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            await rows.save_quests(conn, list(batch.changed.values()))
+
+    async def _active_rows(self, conn: Any, world: str, player_id: str) -> list[QuestRow]:
+        batch = self._batch
+        if batch is None:
+            return await rows.player_quests(conn, world, player_id, active_only=True, lock="update")
+        found = batch.active.get((world, player_id))
+        if found is None:  # not read at the start, or read again after a tick changed its rows
+            found = await rows.player_quests(conn, world, player_id, active_only=True, lock="update")
+            batch.active[(world, player_id)] = found
+        return found
+
+    async def _save(self, conn: Any, row: QuestRow) -> None:
+        batch = self._batch
+        if batch is None:
+            await rows.save_quest(conn, row)
+            return
+        batch.changed[(row.world, row.player, row.quest_id)] = row
+        key = (row.world, row.player)
+        kept = [r for r in batch.active.get(key, ()) if r.quest_id != row.quest_id]
+        batch.active[key] = kept + [row] if row.state == "active" else kept
+
+    async def _write_changed(self, conn: Any) -> None:
+        """Write the batch's changes now, so a query of ``quest_state`` sees them."""
+        if self._batch is not None and self._batch.changed:
+            await rows.save_quests(conn, list(self._batch.changed.values()))
+            self._batch.changed.clear()
 
     async def on_start(self) -> None:
         """Learn which players have active quests."""
@@ -219,7 +272,7 @@ class Quests(GameActor[QuestsState]):
         world = ctx.frame.world
         if player_id not in self._active.get(world, ()):
             return
-        for row in await rows.player_quests(ctx.conn, world, player_id, active_only=True, lock="update"):
+        for row in list(await self._active_rows(ctx.conn, world, player_id)):
             if row.state != "active":
                 continue
             quest, changed = quest_of(row), False
@@ -236,7 +289,7 @@ class Quests(GameActor[QuestsState]):
             if changed and all(quest.progress.get(o.id, 0) >= o.count for o in quest.objectives):
                 await self._complete(ctx, player_id, quest)
             if changed:
-                await rows.save_quest(ctx.conn, row_of(world, player_id, quest))
+                await self._save(ctx.conn, row_of(world, player_id, quest))
 
     async def _complete(self, ctx: Context, player_id: str, quest: QuestProgress) -> None:
         quest.state = "completed"
@@ -276,8 +329,11 @@ class Quests(GameActor[QuestsState]):
         self._world(world).game_minutes = event.game_minutes
         if not self._active.get(world):
             return
+        await self._write_changed(ctx.conn)
         for row in await rows.overdue_quests(ctx.conn, world, event.game_minutes):
             quest = quest_of(row)
             failed = self._fail(row.player, quest, "timeout")
             await rows.save_quest(ctx.conn, row_of(world, row.player, quest))
+            if self._batch is not None:
+                self._batch.active.pop((world, row.player), None)  # read again if a later frame needs it
             await ctx.emit(failed)

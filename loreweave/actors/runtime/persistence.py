@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import msgpack
 from nats.aio.msg import Msg
@@ -34,6 +34,7 @@ from nats.js.errors import NotFoundError
 from loreweave.actors.runtime.actor import Actor, Context
 from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
+from loreweave.actors.runtime.pull import PullFeed
 from loreweave.db import Database, claim_frame, claim_frames
 from loreweave.db.fencing import check_fence
 from loreweave.db.outbox import OutboxFrame
@@ -44,6 +45,24 @@ logger = logging.getLogger(__name__)
 
 class HandlerFailed(Exception):
     """A handler raised inside a batch (the cause is chained)."""
+
+
+@runtime_checkable
+class BatchHooks(Protocol):
+    """What a persistent actor may add around each batch transaction, to read and write its rows
+    once per batch rather than once per frame (its handlers then work on what it read).
+
+    ``batch_started`` runs after the frames are claimed, before any handler, in every transaction
+    (a batch, or one frame retried alone after a batch rolled back): it replaces whatever an
+    earlier, rolled-back transaction left. ``batch_ending`` runs after the last handler and before
+    the snapshot, in the same transaction; its writes commit or roll back with the frames.
+    """
+
+    async def batch_started(self, frames: Sequence[Frame], conn: Any) -> None:
+        """Read (and lock) what the handlers of ``frames`` will need."""
+
+    async def batch_ending(self, conn: Any) -> None:
+        """Write what the handlers changed."""
 
 
 def dump_state(actor: Actor) -> bytes:
@@ -100,6 +119,7 @@ class PersistentRunner:
         #: ``(bucket, lease, token)`` when the actor runs under a lease: every commit checks it
         #: (:func:`loreweave.db.check_fence`), so a holder that lost its lease cannot commit.
         self.fence: tuple[str, int, int] | None = None
+        self._hooks = actor if isinstance(actor, BatchHooks) else None
 
     async def load(self) -> None:
         """Load the last snapshot (or start from a fresh state at sequence 0)."""
@@ -110,7 +130,7 @@ class PersistentRunner:
         self._committed_state = dump_state(self.actor)
         logger.info("%s: state loaded at stream sequence %d", self.actor.name, self.committed_seq)
 
-    async def _subscribe(self) -> Any:
+    async def _subscribe(self) -> PullFeed:
         try:
             await self.bus.js.delete_consumer(EVENTS_STREAM, self.consumer)
         except NotFoundError:
@@ -127,7 +147,8 @@ class PersistentRunner:
         await self.bus.js.add_consumer(EVENTS_STREAM, config)
         self._next_delivery = 1  # a new consumer numbers its deliveries from 1
         self._disruptions = self._disruption_count()
-        return await self.bus.js.pull_subscribe_bind(durable=self.consumer, stream=EVENTS_STREAM)
+        feed = PullFeed(self.bus.nc, EVENTS_STREAM, self.consumer, batch=self.actor.persistence.max_batch)
+        return await feed.start()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume and commit until ``stopping`` is set; restart re-reads from the last commit."""
@@ -234,11 +255,15 @@ class PersistentRunner:
             async with self.database.state.transaction() as conn:
                 ids = [frame.id for frame, _ in batch if frame is not None]
                 fresh = await claim_frames(conn, self.actor.name, ids) if ids else set()
+                if self._hooks is not None:
+                    await self._hooks.batch_started([frame for frame, _ in batch if frame is not None], conn)
                 for frame, msg in batch:
                     if frame is not None:
                         claimed = frame.id in fresh
                         fresh.discard(frame.id)  # a second copy in the same batch is a duplicate
                         await self._apply(frame, msg, conn, claimed=claimed)
+                if self._hooks is not None:
+                    await self._hooks.batch_ending(conn)
                 await self._save(conn, batch[-1][1])
         except HandlerFailed:
             load_state(self.actor, self._committed_state)
@@ -273,7 +298,11 @@ class PersistentRunner:
             try:
                 async with self.database.state.transaction() as conn:
                     if frame is not None:
+                        if self._hooks is not None:
+                            await self._hooks.batch_started([frame], conn)
                         await self._apply(frame, msg, conn)
+                        if self._hooks is not None:
+                            await self._hooks.batch_ending(conn)
                     await self._save(conn, msg)
             except HandlerFailed as exc:
                 load_state(self.actor, self._committed_state)

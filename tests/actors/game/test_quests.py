@@ -9,6 +9,7 @@ import pytest
 from loreweave.actors.catalog import default_quests_dir
 from loreweave.actors.quests import QuestDefinition, Quests, load_quest_files, load_quests
 from loreweave.actors.runtime import RequestError
+from loreweave.db import quests as quest_rows
 from loreweave.protocol import ConfigError
 from loreweave.schemas import (
     ClockTick,
@@ -30,6 +31,7 @@ from loreweave.schemas import (
 )
 
 from .conftest import ask, eventually, small_map
+from .quest_worker import skip_history
 
 
 def test_the_example_quests_load() -> None:
@@ -158,3 +160,31 @@ async def test_quests_fail_on_timeout_and_abandonment(database, bus, start_node,
         "errand": ("completed", None), "sequel": ("failed", "timeout")}
     with pytest.raises(RequestError, match="not active"):
         await ask(bus, world, QuestAbandon(player_id="ann", quest_id="sequel"))
+
+
+async def test_a_batch_reads_each_players_quests_once_and_a_tick_inside_it_sees_its_progress(
+    database, bus, start_node, world, frames
+) -> None:
+    timed = QuestDefinition(id="timed", title="Timed", time_limit_minutes=60,
+                            objectives=[Objective(id="reeds", kind="collect", target="reed", count=3)])
+    quests = Quests({"timed": timed, **DEFINITIONS})
+    await skip_history(bus, database, quests)
+    objectives = [o.model_dump(mode="json") for o in timed.objectives]
+    for player in ("ann", "bob"):
+        await quest_rows.save_quest(database.pool, quest_rows.QuestRow(
+            world=world, player=player, quest_id="timed", state="active", objectives=objectives,
+            progress={"reeds": 0}, accepted_at=600, deadline=660))
+    # Stored before the actor starts, so its first batches hold several of them: progress, then
+    # the tick that fails ann's quest (it must see her progress), then progress that must not count.
+    for event in (PlayerCollected(player_id="ann", item="reed"), PlayerCollected(player_id="bob", item="reed"),
+                  PlayerCollected(player_id="ann", item="reed"), ClockTick(tick=1, game_minutes=700),
+                  PlayerCollected(player_id="ann", item="reed"), PlayerCollected(player_id="bob", item="reed")):
+        await bus.emit(event, world, source="test", durable=True)
+    await start_node(quests, database=database)
+    await eventually(lambda: len(frames.of(QuestFailed)) == 2)
+    assert sorted((f.player_id, f.reason) for f in frames.of(QuestFailed)) == [("ann", "timeout"), ("bob", "timeout")]
+    assert sorted((p.player_id, p.count) for p in frames.of(QuestProgressed)) == [("ann", 1), ("ann", 2), ("bob", 1)]
+    rows = {r.player: r for r in await quest_rows.player_quests(database.pool, world, "ann")}
+    bob = await quest_rows.player_quests(database.pool, world, "bob")
+    assert (rows["ann"].state, rows["ann"].progress) == ("failed", {"reeds": 2})
+    assert (bob[0].state, bob[0].progress) == ("failed", {"reeds": 1})

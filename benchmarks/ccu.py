@@ -47,7 +47,7 @@ from loreweave.schemas import SettingsGet  # noqa: E402
 TARGET_P99_MS = 100.0
 RESULTS = REPO / "benchmarks" / "results"
 COLUMNS = ("label", "date", "players", "p50_ms", "p95_ms", "p99_ms", "events_per_s", "errors",
-           "game_server_cpu", "actors_cpu", "nats_cpu", "box_busy")
+           "game_server_cpu", "actors_cpu", "nats_cpu", "box_busy", "postgres_cpu")
 
 
 @dataclass
@@ -64,23 +64,36 @@ class Level:
     actors_cpu: float
     nats_cpu: float
     box_busy: float
+    postgres_cpu: float
 
     @property
     def game_server_share(self) -> float:
-        """The game server's part of the CPU the three processes used."""
-        used = self.game_server_cpu + self.actors_cpu + self.nats_cpu
+        """The game server's part of the CPU the four (actors, PostgreSQL, nats, game server) used."""
+        used = self.game_server_cpu + self.actors_cpu + self.nats_cpu + self.postgres_cpu
         return self.game_server_cpu / used if used else 0.0
 
 
 class CpuMeter:
-    """CPU seconds of a process and its children (PostgreSQL under the actors) between two reads."""
+    """CPU seconds of a process and its children, less those of ``apart`` (another meter's tree)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, apart: CpuMeter | None = None) -> None:
         self.process = psutil.Process(pid)
+        self.apart = apart
+
+    def tree(self) -> list[psutil.Process]:
+        """The process and its descendants, outside ``apart``'s tree."""
+        try:
+            procs = [self.process, *self.process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+        if self.apart is not None:
+            skip = {proc.pid for proc in self.apart.tree()}
+            procs = [proc for proc in procs if proc.pid not in skip]
+        return procs
 
     def read(self) -> float:
         total = 0.0
-        for proc in [self.process, *self.process.children(recursive=True)]:
+        for proc in self.tree():
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system + times.children_user + times.children_system
@@ -106,10 +119,15 @@ async def wait_for_actors(url: str, timeout_s: float = 60.0) -> None:
         await bus.close()
 
 
+def postmaster(data_dir: Path) -> int:
+    """The pid of the embedded PostgreSQL the actor process started (``postgres/postmaster.pid``)."""
+    return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+
+
 async def play_level(env: dict[str, str], args: argparse.Namespace, players: int, actors: CpuMeter,
-                     nats: CpuMeter) -> Level:
+                     nats: CpuMeter, postgres: CpuMeter) -> Level:
     """Run the game server process for one player count; its report and everyone's CPU."""
-    before = (actors.read(), nats.read(), psutil.cpu_times())
+    before = (actors.read(), nats.read(), psutil.cpu_times(), postgres.read())
     started = time.perf_counter()
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loreweave.simulate.server_process", "--players", str(players),
@@ -136,6 +154,7 @@ async def play_level(env: dict[str, str], args: argparse.Namespace, players: int
         game_server_cpu=report["cpu_s"] / report["wall_s"],
         actors_cpu=(actors.read() - before[0]) / wall, nats_cpu=(nats.read() - before[1]) / wall,
         box_busy=(busy_after - busy_before) / (sum(box) - sum(before[2])) * cores if sum(box) > sum(before[2]) else 0.0,
+        postgres_cpu=(postgres.read() - before[3]) / wall,
     )
 
 
@@ -157,13 +176,16 @@ async def run(args: argparse.Namespace, levels: list[int]) -> list[Level]:
         try:
             await wait_for_actors(server.client_url())
             nats_pid = next(child.pid for child in psutil.Process().children() if "nats-server" in child.name())
+            postgres = CpuMeter(postmaster(Path(env["LOREWEAVE_DATA_DIR"])))
             for players in levels:
-                level = await play_level(env, args, players, CpuMeter(actors.pid), CpuMeter(nats_pid))
+                level = await play_level(env, args, players, CpuMeter(actors.pid, apart=postgres), CpuMeter(nats_pid),
+                                         postgres)
                 results.append(level)
                 print(f"{players:>5} players: reaction p50 {level.p50_ms:6.1f} ms  p99 {level.p99_ms:7.1f} ms,"
                       f" {level.events_per_s:6.0f} events/s, errors {level.errors};"
                       f" CPU (cores): actors {level.actors_cpu:.2f}, game server {level.game_server_cpu:.2f}"
-                      f" ({level.game_server_share:.0%} of the three), nats {level.nats_cpu:.2f},"
+                      f" ({level.game_server_share:.0%} of the four), nats {level.nats_cpu:.2f},"
+                      f" postgres {level.postgres_cpu:.2f},"
                       f" whole box {level.box_busy:.2f} of {psutil.cpu_count()}", flush=True)
                 if math.isnan(level.p99_ms) or level.p99_ms >= TARGET_P99_MS:
                     break
@@ -182,6 +204,15 @@ def save(results: list[Level], label: str, directory: Path) -> list[dict[str, st
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "ccu.csv"
     date = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    if path.exists():
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != COLUMNS:  # a file from before a column was added
+                earlier = list(reader)
+                with path.open("w", newline="") as out:
+                    writer = csv.DictWriter(out, COLUMNS, restval="")
+                    writer.writeheader()
+                    writer.writerows(earlier)
     new = not path.exists()
     with path.open("a", newline="") as handle:
         writer = csv.writer(handle)
@@ -190,7 +221,7 @@ def save(results: list[Level], label: str, directory: Path) -> list[dict[str, st
         for r in results:
             writer.writerow([label, date, r.players, f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.p99_ms:.1f}",
                              f"{r.events_per_s:.0f}", r.errors, f"{r.game_server_cpu:.2f}", f"{r.actors_cpu:.2f}",
-                             f"{r.nats_cpu:.2f}", f"{r.box_busy:.2f}"])
+                             f"{r.nats_cpu:.2f}", f"{r.box_busy:.2f}", f"{r.postgres_cpu:.2f}"])
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
 

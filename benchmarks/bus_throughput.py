@@ -34,6 +34,7 @@ from rich.table import Table
 from opentelemetry import metrics, trace
 
 from loreweave.actors.runtime import Actor, ActorNode, Bus, Context, RuntimeInstruments, frame_for, on
+from loreweave.actors.runtime.process import tune_gc
 from loreweave.embedded import EmbeddedNats
 from loreweave.protocol import MSG_ID, frame_headers, new_frame_id, now_us
 from loreweave.schemas import PlayerMoved
@@ -226,6 +227,7 @@ def percentile(values: list[int], q: float) -> float:
 
 
 async def main(frames: int, keys: int, window: int, rounds: int) -> int:
+    tune_gc()  # as `loreweave run` does; the raw baseline shares the process and the setting
     server = None
     url = os.environ.get("LOREWEAVE_NATS_URL")
     if not url:

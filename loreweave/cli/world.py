@@ -19,6 +19,7 @@ from loreweave.actors.catalog import ACTORS, build_actors, parse_actor_names
 from loreweave.actors.payments import provider_from_settings
 from loreweave.cli.connection import as_role, recorded_nats_url, with_wait
 from loreweave.actors.runtime import ActorNode, Bus, StreamLimits, configure_telemetry
+from loreweave.actors.runtime.process import tune_gc
 from loreweave.config import Settings, load_settings
 from loreweave.db import Database, open_database
 from loreweave.embedded import nats_url
@@ -144,6 +145,7 @@ def run_command(
     settings = with_wait(load_settings(), wait_s)
     names = parse_actor_names(actor_spec)
     configure_telemetry(settings.otel_exporter, "loreweave-run")
+    tune_gc()
 
     async def main() -> None:
         async with nats_url(_configured_url(settings), settings.data_dir) as url:

@@ -11,6 +11,7 @@ import msgpack
 import pytest
 
 from loreweave.actors.runtime import Actor, Bus, Context, RequestError, every, frame_for, on, reply
+from loreweave.actors.runtime.telemetry import HANDLER_DURATION_EVERY
 from loreweave.protocol import DLQ_ERROR, DLQ_REASON, DLQ_SUBJECT, Frame, LoreweaveError, encode_frame
 from loreweave.schemas import NpcSaid, PlayerJoined, PlayerMoved, PlayerSpoke
 
@@ -336,8 +337,14 @@ async def test_handler_latency_and_counters_are_recorded(bus, start_node, world)
         await bus.emit(PlayerJoined(player_id=f"p{number}"), world, source="test")
     await eventually(lambda: len(done) == 5)
     assert counter_value("lw.frames.handled", **{"lw.actor": Counted.name}) == 5
+    # Durations are measured on one frame in HANDLER_DURATION_EVERY, the first included.
     histogram = [p for p in metric_points("lw.handler.duration") if p.attributes["lw.actor"] == Counted.name]
-    assert histogram and histogram[0].count == 5
+    assert histogram and histogram[0].count == 1
+    for number in range(5, HANDLER_DURATION_EVERY + 1):
+        await bus.emit(PlayerJoined(player_id=f"p{number}"), world, source="test")
+    await eventually(lambda: len(done) == HANDLER_DURATION_EVERY + 1)
+    histogram = [p for p in metric_points("lw.handler.duration") if p.attributes["lw.actor"] == Counted.name]
+    assert histogram[0].count == 2
 
 
 async def test_stop_drains_in_flight_frames(bus, start_node, world) -> None:

@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec
 from loreweave.actors.runtime.bus import Bus
 from loreweave.actors.runtime.mailbox import KeyedMailbox
-from loreweave.actors.runtime.telemetry import RuntimeInstruments, tracer
+from loreweave.actors.runtime.telemetry import HANDLER_DURATION_EVERY, RuntimeInstruments, tracer
 from loreweave.protocol import SYSTEM_WORLD, Frame, FrameError, LoreweaveError, peek_ids, trace_context
 from loreweave.schemas import ErrorReply
 
@@ -96,6 +96,8 @@ class HandlerRunner:
         self._attributes = {"lw.actor": actor.name, "lw.handler": spec.method}
         self._attributes_key = tuple(self._attributes.items())
         self._key = self._key_function(spec)
+        #: Frames to run before the next one whose duration is recorded (see HANDLER_DURATION_EVERY).
+        self._untimed = 0
         self._tracer = tracer()
         # With no SDK installed, skip span bookkeeping altogether on the hot path.
         self._tracing = not isinstance(
@@ -155,7 +157,9 @@ class HandlerRunner:
                 attributes={"messaging.destination.name": msg.subject, "lw.frame_id": frame.id},
             )
             token = otel_context.attach(trace.set_span_in_context(span, parent))
-        started = time.perf_counter()
+        timed = self._untimed == 0
+        self._untimed = HANDLER_DURATION_EVERY - 1 if timed else self._untimed - 1
+        started = time.perf_counter() if timed else 0.0
         try:
             result = await self._fn(frame.payload, ctx)
         except LoreweaveError as exc:
@@ -171,7 +175,8 @@ class HandlerRunner:
             if token is not None:
                 otel_context.detach(token)
                 span.end()
-        self.instruments.handler_latency_ms.record((time.perf_counter() - started) * 1000, self._attributes)
+        if timed:
+            self.instruments.handler_latency_ms.record((time.perf_counter() - started) * 1000, self._attributes)
         self.instruments.handled.add_key(1, self._attributes_key)
         return result
 

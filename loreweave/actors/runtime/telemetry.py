@@ -9,6 +9,10 @@ from typing import Iterable, Mapping
 from opentelemetry import metrics, trace
 
 INSTRUMENTATION = "loreweave"
+#: ``lw.handler.duration`` measures one frame in this many per handler, the first included: a
+#: record in the SDK's histogram costs ~6 µs (attribute cleaning, hashing, a lock), as much as
+#: a third of a frame's whole handling. ``lw.frames.handled`` still counts every frame.
+HANDLER_DURATION_EVERY = 16
 
 
 class Tally:
@@ -93,7 +97,8 @@ class RuntimeInstruments:
         instruments = cls(
             **tallies,
             handler_latency_ms=meter.create_histogram(
-                "lw.handler.duration", unit="ms", description="Time a handler took per frame."
+                "lw.handler.duration", unit="ms",
+                description=f"Time a handler took per frame, measured on one frame in {HANDLER_DURATION_EVERY} per handler.",
             ),
         )
         _SHARED[id(meter)] = (meter, instruments)

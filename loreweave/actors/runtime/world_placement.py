@@ -14,11 +14,15 @@ State that survives a move: every ``snapshot_every_s`` each owned world's entry 
 (``state.worlds[world]``) is saved in PostgreSQL (``actor_snapshots``, keyed by world) with the
 ids of the frames that entry has applied lately, fenced by the partition's lease token. The
 node taking a partition over (after a graceful hand-over or a crash) raises the fence, loads
-the entries, then replays the partition's frames from the JetStream events stream since
-``replay_margin_s`` before the oldest snapshot, skipping the ids each snapshot already
-applied, while it buffers the live frames of the partition; then it handles the buffer and
-goes live. So a frame handled by the old owner after its last snapshot is applied once by the
-new one, and a frame that came while nobody owned the partition is not lost.
+the entries, then replays the partition's frames from the JetStream events stream from the
+oldest snapshot's stream position, skipping the ids each snapshot already applied, while it
+buffers the live frames of the partition; then it handles the buffer and goes live. A
+snapshot's position is the stream sequence of the oldest frame of its partition still in hand
+when it was taken (or the next one, when none was): a frame in hand however long, a frame
+handled after the snapshot, a frame that came while nobody owned the partition, are all
+applied once by the next owner. Live frames carry their sequence in the republished copy's
+``Nats-Sequence`` header; snapshots saved before positions existed are replayed from
+``replay_margin_s`` before their time.
 
 A graceful hand-over (a node joins, or stops) stops intake for the partition, waits for the
 frames in hand, saves and releases. A request for a world whose partition has no owner (in
@@ -63,6 +67,19 @@ REFRESH_S = 60.0
 PENDING_PER_PARTITION = 65536
 #: Seconds a takeover's replay waits for others to join it (partitions taken together share one read).
 REPLAY_GATHER_S = 0.05
+#: Default of ``replay_margin_s``.
+REPLAY_MARGIN_S = 10.0
+#: Header of a republished event that carries its stream sequence.
+SEQUENCE_HEADER = "Nats-Sequence"
+
+
+def stream_sequence(msg: Msg) -> int | None:
+    """The events-stream sequence a republished message carries, if any."""
+    value = msg.headers.get(SEQUENCE_HEADER) if msg.headers else None
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 class WorldPlacement:
@@ -76,8 +93,8 @@ class WorldPlacement:
         settings: partitions, lease TTL, buckets (every node of a cluster must agree).
         database: where world snapshots are kept; None: a moved world starts empty (tests only).
         snapshot_every_s: how often owned worlds are saved.
-        replay_margin_s: how far before a snapshot a takeover starts replaying (covers frames
-            stored before the snapshot but handled after it).
+        replay_margin_s: how far before a snapshot saved without a stream position (by an
+            older version) a takeover starts replaying.
     """
 
     def __init__(
@@ -89,7 +106,7 @@ class WorldPlacement:
         database: Database | None,
         *,
         snapshot_every_s: float = 2.0,
-        replay_margin_s: float = 10.0,
+        replay_margin_s: float | None = None,
     ) -> None:
         self.bus = bus
         self.states = {actor.name: WorldStates(actor) for actor in actors}
@@ -102,10 +119,10 @@ class WorldPlacement:
         self.settings = settings
         self.database = database
         self.snapshot_every_s = snapshot_every_s
-        self.replay_margin_s = replay_margin_s
+        self.replay_margin_s = REPLAY_MARGIN_S if replay_margin_s is None else replay_margin_s
         #: How long an applied frame's id is kept for the snapshots: a replay starts at most
         #: ``replay_margin_s`` before a snapshot, which is at most ``snapshot_every_s`` old.
-        self._id_horizon_s = 2 * replay_margin_s + snapshot_every_s
+        self._id_horizon_s = 2 * self.replay_margin_s + snapshot_every_s
         self._count = settings.partitions
         self.placement = Placement(
             bus.js, settings=settings, on_acquired=self._acquired, on_lost=self._lost, drain=self._drain,
@@ -124,17 +141,25 @@ class WorldPlacement:
         self._matching: dict[str, list[HandlerRunner]] = {}
         self._inflight: dict[int, int] = {}
         self._idle: dict[int, asyncio.Event] = {}
-        #: (actor, world) -> (monotonic time, frame id) of frames applied lately.
-        self._applied: dict[tuple[str, str], deque[tuple[float, str]]] = {}
+        #: (actor, world) -> (stream sequence or 0, monotonic time, frame id) of frames applied lately.
+        self._applied: dict[tuple[str, str], deque[tuple[int, float, str]]] = {}
+        #: Partition -> frame id -> [stream sequence, handlers yet to finish it]: the frames in hand.
+        self._in_hand: dict[int, dict[str, list[int]]] = {}
+        #: Partition -> the highest stream sequence of it this node took (live or replayed).
+        self._seen_seq: dict[int, int] = {}
+        #: Partition -> the stream position of its last snapshot (applied ids below it are dropped).
+        self._marks: dict[int, int] = {}
+        #: (actor, world) -> stream sequence below which a replayed frame is in its snapshot already.
+        self._floor_seq: dict[tuple[str, str], int] = {}
         #: (actor, world) -> (what was last saved, when).
         self._saved: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._saver: asyncio.Task[None] | None = None
-        #: (actor, world) -> wall time before which a replayed frame is already in its snapshot.
+        #: (actor, world) -> wall time before which a replayed frame is in its snapshot (no position saved).
         self._replay_floor: dict[tuple[str, str], float] = {}
         self._save_lock = asyncio.Lock()
         self._load_lock = asyncio.Lock()
         self._snapshot_cache: tuple[float, list[Snapshot]] | None = None
-        self._replays: dict[int, tuple[float, asyncio.Future[None]]] = {}
+        self._replays: dict[int, tuple[float, int | None, asyncio.Future[None]]] = {}
         self._replayer: asyncio.Task[None] | None = None
         self._weights: dict[int, int] = {}
         self._weights_at = 0.0
@@ -196,17 +221,22 @@ class WorldPlacement:
             if buffer is not None:
                 buffer.append((None, msg))
             elif partition in self._live and self._holds(partition):
-                await self._dispatch(partition, unpartitioned(msg.subject), msg)
+                await self._dispatch(partition, unpartitioned(msg.subject), msg, seq=stream_sequence(msg))
             # else: being handed over or lost; the next owner replays it from the stream
 
         return take
 
-    async def _dispatch(self, partition: int, subject: str, msg: Msg, stored_at: float | None = None) -> None:
+    async def _dispatch(
+        self, partition: int, subject: str, msg: Msg, stored_at: float | None = None, seq: int | None = None
+    ) -> None:
         """Decode an event once and queue it for every matching handler of the world-placed actors.
 
-        ``stored_at`` (a replayed frame's stream time) skips the actors whose snapshot of the
-        frame's world is newer than it by more than the replay margin: they applied it already.
+        ``seq`` (its events-stream sequence) keeps it counted as in hand until every handler is
+        done, and skips the actors whose snapshot of the frame's world starts after it; a
+        replayed frame's ``stored_at`` does the same for snapshots without a position.
         """
+        if seq is not None and seq > self._seen_seq.get(partition, 0):
+            self._seen_seq[partition] = seq
         try:
             frame = self.bus.decode(msg.data, subject)
         except FrameError as exc:
@@ -214,12 +244,23 @@ class WorldPlacement:
             await self.bus.dead_letter(msg.data, subject, exc.code, str(exc))
             return
         view = msg if msg.subject == subject else Msg(msg._client, subject, "", msg.data, msg.headers)
+        hand = self._in_hand.setdefault(partition, {}) if seq is not None else None
         for runner in self._runners_for(subject):
-            if stored_at is not None and stored_at < self._replay_floor.get((runner.actor.name, frame.world), 0.0):
+            key = (runner.actor.name, frame.world)
+            if seq is not None and seq < self._floor_seq.get(key, 0):
                 continue
+            if stored_at is not None and stored_at < self._replay_floor.get(key, 0.0):
+                continue
+            if hand is not None:  # before the offer: the handler may be done before it returns
+                entry = hand.get(frame.id)
+                if entry is None:
+                    hand[frame.id] = [seq, 1]  # type: ignore[list-item]
+                else:
+                    entry[1] += 1
             self._started(partition)
             if not await runner.offer_frame(frame, view):
                 self._finished(partition)
+                self._let_go(partition, frame.id)
 
     def _runners_for(self, subject: str) -> list[HandlerRunner]:
         """The event runners whose pattern matches ``subject``, in declaration order."""
@@ -256,21 +297,36 @@ class WorldPlacement:
             if idle is not None:
                 idle.set()
 
+    def _let_go(self, partition: int, frame_id: str) -> int:
+        """One handler is done with a frame in hand; its stream sequence (0: not known)."""
+        hand = self._in_hand.get(partition)
+        entry = hand.get(frame_id) if hand else None
+        if entry is None:
+            return 0
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del hand[frame_id]  # type: ignore[union-attr]
+        return entry[0]
+
     def _done(self, runner: HandlerRunner, frame: Frame, applied: bool) -> None:
+        if frame.world == SYSTEM_WORLD:
+            return
+        partition = self.partition_of(frame.world)
+        seq = self._let_go(partition, frame.id)
         if applied:
             key = (runner.actor.name, frame.world)
             ids = self._applied.get(key)
             if ids is None:
                 ids = self._applied[key] = deque(maxlen=MAX_SNAPSHOT_IDS)
             now = time.monotonic()
-            ids.append((now, frame.id))
-            horizon = now - self._id_horizon_s
-            while ids[0][0] < horizon:  # only what a takeover's replay can meet again is kept
+            ids.append((seq, now, frame.id))
+            # Only what a takeover's replay can meet again is kept: at or past the snapshot's
+            # position (ids without a position: for as long as a time-based replay looks back).
+            mark, horizon = self._marks.get(partition, 0), now - self._id_horizon_s
+            while ids and ids[0][1] < horizon and (ids[0][0] == 0 or ids[0][0] < mark):
                 ids.popleft()
-        if frame.world != SYSTEM_WORLD:
-            partition = self.partition_of(frame.world)
-            if partition in self._inflight:
-                self._finished(partition)
+        if partition in self._inflight:
+            self._finished(partition)
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -305,15 +361,15 @@ class WorldPlacement:
                     partition_pattern(partition), cb=self._partition_intake(partition),
                     pending_msgs_limit=PENDING_PER_PARTITION,
                 )
-            since = await self._restore(partition, token)
+            since, since_seq = await self._restore(partition, token)
             if self.placement.leases.held.get(partition) is None:
                 raise RuntimeError("lost while restoring")
-            await self._replay(partition, since)
+            await self._replay(partition, since, since_seq)
             buffer = self._buffers.get(partition)
             while buffer:  # live frames that came meanwhile, in arrival order; more may still come
                 runner, msg = buffer.popleft()
                 if runner is None:
-                    await self._dispatch(partition, unpartitioned(msg.subject), msg)
+                    await self._dispatch(partition, unpartitioned(msg.subject), msg, seq=stream_sequence(msg))
                 else:
                     await self._offer(partition, runner, msg)
         except Exception:
@@ -325,29 +381,43 @@ class WorldPlacement:
         self.takeovers.append(time.monotonic() - started)
         logger.debug("partition %d live on this node (token %d)", partition, token)
 
-    async def _restore(self, partition: int, token: int) -> float:
-        """Fence, load the partition's world snapshots; the wall time to replay from."""
+    async def _restore(self, partition: int, token: int) -> tuple[float, int | None]:
+        """Fence, load the partition's world snapshots; where to replay from: a wall time, and
+        the stream sequence when every snapshot has its position (then the time is not used)."""
         fallback = time.time() - (self.settings.lease_ttl + 2 * self.snapshot_every_s + self.replay_margin_s)
         if self.database is None:
-            return fallback
+            return fallback, None
         async with self.database.state.transaction() as conn:
             await check_fence(conn, partition, token, bucket=self.settings.lease_bucket)
         snapshots = await self._snapshots(after=time.monotonic())
         oldest: float | None = None
+        positions: list[int | None] = []
         entries: dict[str, dict[str, bytes]] = {}
         for snapshot in snapshots:
             if snapshot.actor not in self.states or self.partition_of(snapshot.key) != partition:
                 continue
             saved = msgpack.unpackb(snapshot.state, raw=False)
             entries.setdefault(snapshot.actor, {})[snapshot.key] = saved["s"]
-            self._replay_floor[(snapshot.actor, snapshot.key)] = saved["at"] - self.replay_margin_s
+            position = saved.get("seq")
+            positions.append(position)
+            if position:
+                self._floor_seq[(snapshot.actor, snapshot.key)] = position
+            else:
+                self._replay_floor[(snapshot.actor, snapshot.key)] = saved["at"] - self.replay_margin_s
             for runner in self._by_actor.get(snapshot.actor, ()):
                 for frame_id in saved["ids"]:
                     runner.recent.add(frame_id)
             oldest = saved["at"] if oldest is None else min(oldest, saved["at"])
         for name, worlds in entries.items():
             self.states[name].load(worlds)
-        return fallback if oldest is None else min(oldest - self.replay_margin_s, time.time())
+        if oldest is None:
+            return fallback, None
+        since = min(oldest - self.replay_margin_s, time.time())
+        if any(not position for position in positions):
+            return since, None
+        start = min(p for p in positions if p)
+        self._seen_seq[partition] = max(self._seen_seq.get(partition, 0), start - 1)
+        return since, start
 
     async def _snapshots(self, after: float) -> list[Snapshot]:
         """Every world snapshot of these actors, read after ``after`` (monotonic): partitions
@@ -362,8 +432,9 @@ class WorldPlacement:
             self._snapshot_cache = (read_at, snapshots)
             return snapshots
 
-    async def _replay(self, partition: int, since: float) -> None:
-        """Offer the partition's stored frames since ``since`` (wall time) to the event runners.
+    async def _replay(self, partition: int, since: float, since_seq: int | None = None) -> None:
+        """Offer the partition's stored frames from stream sequence ``since_seq`` (or, without
+        one, since ``since``, wall time) to the event runners.
 
         Partitions taken over together (a node starting, a node dying) share one read of the
         stream: requests that arrive while a read is being prepared join it.
@@ -371,7 +442,7 @@ class WorldPlacement:
         if not self._event_runners:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._replays[partition] = (since, done)
+        self._replays[partition] = (since, since_seq, done)
         if self._replayer is None or self._replayer.done():
             self._replayer = asyncio.create_task(self._replay_batches(), name="world-replay")
         await done
@@ -381,25 +452,37 @@ class WorldPlacement:
             await asyncio.sleep(REPLAY_GATHER_S)
             batch, self._replays = self._replays, {}
             try:
-                await self._replay_once({p: since for p, (since, _) in batch.items()})
+                by_seq = {p: since_seq for p, (_, since_seq, _) in batch.items() if since_seq is not None}
+                by_time = {p: since for p, (since, since_seq, _) in batch.items() if since_seq is None}
+                for starts, sequenced in ((by_seq, True), (by_time, False)):
+                    if starts:
+                        await self._replay_once(starts, sequenced)
             except Exception as exc:
-                for _, done in batch.values():
+                for _, _, done in batch.values():
                     if not done.done():
                         done.set_exception(exc)
                 continue
-            for _, done in batch.values():
+            for _, _, done in batch.values():
                 if not done.done():
                     done.set_result(None)
 
-    async def _replay_once(self, partitions: dict[int, float]) -> None:
+    async def _replay_once(self, partitions: dict[int, float] | dict[int, int], sequenced: bool) -> None:
+        """One read of the events stream for ``partitions`` (partition -> start: a stream sequence
+        when ``sequenced``, else a wall time)."""
         info = await self.bus.js.stream_info(EVENTS_STREAM)
         last = info.state.last_seq
+        for partition in partitions:  # all of it up to ``last`` is replayed or in a snapshot
+            self._seen_seq[partition] = max(self._seen_seq.get(partition, 0), last)
         if not info.state.messages:
             return
+        first = min(partitions.values())
+        if sequenced:
+            start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": max(1, int(first))}
+        else:
+            start = {"deliver_policy": DeliverPolicy.BY_START_TIME,
+                     "opt_start_time": datetime.fromtimestamp(first, timezone.utc)}
         config = ConsumerConfig(
-            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=datetime.fromtimestamp(min(partitions.values()), timezone.utc), inactive_threshold=30.0,
-            filter_subject="lw.*.*.*",
+            ack_policy=AckPolicy.NONE, inactive_threshold=30.0, filter_subject="lw.*.*.*", **start,  # type: ignore[arg-type]
         )
         pull = await self.bus.js.pull_subscribe("lw.*.*.*", stream=EVENTS_STREAM, config=config)
         replayed = 0
@@ -420,9 +503,10 @@ class WorldPlacement:
                         continue
                     partition = self.partition_of(world)
                     since = partitions.get(partition)
-                    if since is None or meta.timestamp.timestamp() < since or partition not in self._buffers:
+                    seq, stored_at = meta.sequence.stream, meta.timestamp.timestamp()
+                    if since is None or partition not in self._buffers or (seq if sequenced else stored_at) < since:
                         continue
-                    await self._dispatch(partition, msg.subject, msg, meta.timestamp.timestamp())
+                    await self._dispatch(partition, msg.subject, msg, stored_at, seq)
                     replayed += 1
                 if done or not msgs:
                     break
@@ -475,6 +559,10 @@ class WorldPlacement:
                 self._saved.pop((name, world), None)
                 self._applied.pop((name, world), None)
                 self._replay_floor.pop((name, world), None)
+                self._floor_seq.pop((name, world), None)
+        self._in_hand.pop(partition, None)
+        self._seen_seq.pop(partition, None)
+        self._marks.pop(partition, None)
 
     # -- snapshots --------------------------------------------------------------------------------
 
@@ -487,11 +575,22 @@ class WorldPlacement:
             except Exception:
                 logger.warning("saving world snapshots failed (next round tries again)", exc_info=True)
 
+    def position(self, partition: int) -> int | None:
+        """Where a snapshot of ``partition`` taken now stands in the events stream: the sequence
+        of its oldest frame in hand, or the one after the newest it took; None before any."""
+        hand = self._in_hand.get(partition)
+        if hand:
+            return min(entry[0] for entry in hand.values())
+        seen = self._seen_seq.get(partition)
+        return None if seen is None else seen + 1
+
     async def _save(self, partitions: dict[int, int], *, force: bool = False) -> None:
         """Save the changed worlds of ``partitions`` (partition -> token), each fenced by its token."""
         assert self.database is not None
         async with self._save_lock:
             now, wall = time.monotonic(), time.time()
+            # Taken with the dumps below, with nothing awaited in between: one consistent cut.
+            positions = {partition: self.position(partition) for partition in partitions}
             rows: dict[int, list[tuple[str, str, bytes]]] = {}
             saved: list[tuple[tuple[str, str], bytes]] = []
             for name, states in self.states.items():
@@ -502,12 +601,19 @@ class WorldPlacement:
                     data = states.dump(world)
                     if data is None:
                         continue
-                    ids = [frame_id for at, frame_id in self._applied.get((name, world), ()) if at >= now - self._id_horizon_s]
+                    position = positions[partition]
+                    ids = [
+                        frame_id for seq, at, frame_id in self._applied.get((name, world), ())
+                        if (seq >= position if seq and position else at >= now - self._id_horizon_s)
+                    ]
                     content = msgpack.packb([data, ids], use_bin_type=True)
                     last = self._saved.get((name, world))
                     if not force and last is not None and last[0] == content and now - last[1] < REFRESH_S:
                         continue
-                    blob = msgpack.packb({"s": data, "at": wall, "ids": ids}, use_bin_type=True)
+                    saved_entry: dict[str, object] = {"s": data, "at": wall, "ids": ids}
+                    if position:
+                        saved_entry["seq"] = position
+                    blob = msgpack.packb(saved_entry, use_bin_type=True)
                     rows.setdefault(partition, []).append((name, world, blob))
                     saved.append(((name, world), content))
             if not rows:
@@ -523,6 +629,10 @@ class WorldPlacement:
             for key, content in saved:
                 if self.partition_of(key[1]) not in stale:
                     self._saved[key] = (content, now)
+            for partition in rows:
+                position = positions[partition]
+                if partition not in stale and position:
+                    self._marks[partition] = position
             for partition in stale:
                 logger.warning("partition %d: a newer owner committed; stopping it here", partition)
                 self._lost(partition)

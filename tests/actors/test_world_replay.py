@@ -1,0 +1,95 @@
+"""A takeover replays from where the old owner's snapshot really stood in the events stream:
+a frame still in hand when the snapshot was taken, however long ago it was stored, is applied
+by the next owner, and the frames applied after it are not applied twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, Field
+
+from loreweave.actors.base import GameActor
+from loreweave.actors.runtime import Context, frame_for, on, world_placement
+from loreweave.schemas import WorldFlagSet
+
+from .conftest import eventually
+from .test_exclusive import PARTITIONS, placed_node, stop_all
+
+
+class TallyWorld(BaseModel):
+    flags: list[str] = Field(default_factory=list)
+
+
+class TallyState(BaseModel):
+    worlds: dict[str, TallyWorld] = Field(default_factory=dict)
+
+
+class Tally(GameActor[TallyState]):
+    """Appends each flag it is told of; the one named ``stuck`` waits for ``gate`` first."""
+
+    name = "tally"
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        super().__init__(TallyState())
+        self.gate = gate
+        self.entered = asyncio.Event()
+
+    @on("lw.*.world.flag_set")
+    async def flag_set(self, event: WorldFlagSet, ctx: Context) -> None:
+        if event.flag == "stuck":
+            self.entered.set()
+            await self.gate.wait()
+        self.state.worlds.setdefault(ctx.frame.world, TallyWorld()).flags.append(event.flag)
+
+
+def flags(actor: Tally, world: str) -> list[str]:
+    entry = actor.state.worlds.get(world)
+    return list(entry.flags) if entry else []
+
+
+async def test_a_frame_in_hand_longer_than_the_replay_margin_is_applied_once_by_the_next_owner(
+    nats_server_url, bus, world, database, monkeypatch
+) -> None:
+    monkeypatch.setattr(world_placement, "REPLAY_MARGIN_S", 0.2)  # a frame in hand for five margins
+    stuck_forever = asyncio.Event()
+    old = Tally(stuck_forever)
+    first = await placed_node(nats_server_url, database, world, old)
+    nodes = [first]
+    try:
+        placement = first.worlds
+        assert placement is not None
+        await eventually(lambda: len(placement.placement.owned) == PARTITIONS, timeout=10)
+
+        async def flag(name: str) -> None:
+            await bus.publish(frame_for(WorldFlagSet(flag=name, value=True), world, "test"), durable=True)
+
+        await flag("before")
+        await eventually(lambda: flags(old, world) == ["before"], timeout=10)
+        await flag("stuck")
+        await asyncio.wait_for(old.entered.wait(), 10)
+        for name in ("after1", "after2", "after3"):
+            await flag(name)
+        await eventually(lambda: flags(old, world) == ["before", "after1", "after2", "after3"], timeout=10)
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(1.0)  # the frame stays in hand longer than the margin
+        late = loop.time()
+        await flag("after4")  # a change after that: the next snapshot is taken with the frame still in hand
+
+        def saved_late() -> bool:
+            saved = placement._saved.get(("tally", world))
+            return saved is not None and saved[1] > late
+
+        await eventually(saved_late, timeout=10, message="a snapshot after the margin")
+        placement.placement.pause()  # the node freezes with the frame in hand, then its connection drops
+        await first.bus.nc.close()
+
+        new = Tally(asyncio.Event())
+        new.gate.set()
+        second = await placed_node(nats_server_url, database, world, new)
+        nodes.append(second)
+        await eventually(lambda: "stuck" in flags(new, world), timeout=15,
+                         message="the frame the dead node had in hand is applied by the next owner")
+        assert sorted(flags(new, world)) == sorted(["before", "after1", "after2", "after3", "after4", "stuck"]), flags(new, world)
+    finally:
+        stuck_forever.set()
+        await stop_all(nodes)

@@ -75,3 +75,65 @@ def test_status_lines_take_nats_pys_path() -> None:
 
     fast, reference = asyncio.run(both())
     assert fast == reference == {"Status": "503"}
+
+
+class Recorder:
+    """What a parser hands the client: every operation, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[object, ...]] = []
+
+    async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        self.seen.append(("msg", sid, bytes(subject), bytes(reply), data, headers))
+
+    async def _process_ping(self) -> None:
+        self.seen.append(("ping",))
+
+    async def _process_pong(self) -> None:
+        self.seen.append(("pong",))
+
+    async def _process_info(self, info: dict[str, object]) -> None:
+        self.seen.append(("info", info))
+
+    async def _process_err(self, error: str) -> None:
+        self.seen.append(("err", error))
+
+
+def message(headed: bool, reply: bool, payload: bytes, headers: bytes) -> bytes:
+    subject, sid, inbox = b"lw.w1.player.moved", b"7", b" _INBOX.x" if reply else b""
+    if not headed:
+        return b"MSG " + subject + b" " + sid + inbox + b" %d\r\n" % len(payload) + payload + b"\r\n"
+    block = b"NATS/1.0\r\n" + headers + b"\r\n"
+    return (b"HMSG " + subject + b" " + sid + inbox + b" %d %d\r\n" % (len(block), len(block) + len(payload))
+            + block + payload + b"\r\n")
+
+
+OPERATIONS = st.one_of(
+    st.builds(message, st.booleans(), st.booleans(), st.binary(max_size=30),
+              st.sampled_from([b"", b"Nats-Msg-Id: 01JB8Z3V9X2Q4R5S6T7U8V9W0X\r\n", b"a: b\r\nc: d\r\n"])),
+    st.sampled_from([b"PING\r\n", b"PONG\r\n", b"+OK\r\n", b"INFO {\"max_payload\": 1024}\r\n",
+                     b"-ERR 'Slow Consumer'\r\n", b"MSG  a\t7  3\r\nabc\r\n", b"HMSG a 7 12 12\r\nNATS/1.0\r\n\r\n\r\n"]),
+)
+
+
+@given(st.lists(OPERATIONS, max_size=8), st.lists(st.integers(min_value=1, max_value=40), max_size=10))
+def test_message_parser_hands_on_what_nats_pys_does(operations: list[bytes], cuts: list[int]) -> None:
+    from nats.protocol.parser import Parser
+
+    from loreweave.actors.runtime.nats_client import MessageParser
+
+    stream = b"".join(operations)
+    chunks, at = [], 0
+    for cut in cuts:
+        chunks.append(stream[at : at + cut])
+        at += cut
+    chunks.append(stream[at:])
+
+    async def feed(parser_class: type[Parser]) -> list[tuple[object, ...]]:
+        recorder = Recorder()
+        parser = parser_class(recorder)
+        for chunk in chunks:
+            await parser.parse(chunk)
+        return recorder.seen
+
+    assert asyncio.run(feed(MessageParser)) == asyncio.run(feed(Parser))

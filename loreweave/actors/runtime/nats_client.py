@@ -17,6 +17,7 @@ from nats import errors
 from nats.aio import client as nats_client
 from nats.aio.client import Client
 from nats.protocol import command as prot_command
+from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE, Parser
 
 _HEADERS_START = b"NATS/1.0\r\n"
 _START_LEN = len(_HEADERS_START)
@@ -99,8 +100,60 @@ def header_block(headers: Dict[str, Any]) -> bytes:
     return b"".join(parts)
 
 
+class MessageParser(Parser):
+    """nats-py's protocol parser, taking each complete ``MSG`` or ``HMSG`` at the head of the buffer in one step.
+
+    nats-py's own tries a regular expression per operation (``MSG`` first, so every ``HMSG`` is
+    matched twice) and goes through a state change per message; here the control line is split
+    once. Anything else (``PING``, ``INFO``, ``-ERR``, a message not complete yet, a control line
+    it does not read exactly so) is left to nats-py's parser, which also raises its errors.
+    """
+
+    async def parse(self, data: bytes = b"") -> None:
+        """Feed ``data`` and dispatch every complete operation in the buffer."""
+        self.buf.extend(data)
+        while self.state == AWAITING_CONTROL_LINE:
+            buf = self.buf  # reset() on a reconnection replaces it
+            if buf.startswith(b"HMSG "):
+                offset = 5
+            elif buf.startswith(b"MSG "):
+                offset = 4
+            else:
+                break
+            end = buf.find(_CRLF, 0, MAX_CONTROL_LINE_SIZE)
+            if end < 0:
+                break
+            args = bytes(buf[offset:end]).split()
+            headed = offset == 5
+            if len(args) == 4 + headed:
+                subject, sid, reply, *sizes = args
+            elif len(args) == 3 + headed:
+                subject, sid, *sizes = args
+                reply = b""
+            else:
+                break
+            if not (sid.isdigit() and all(size.isdigit() for size in sizes)):
+                break
+            size = int(sizes[-1])
+            header_size = int(sizes[0]) if headed else 0
+            start = end + 2
+            if len(buf) < start + size + 2 or header_size > size:
+                break
+            split = start + header_size
+            headers = bytes(buf[start:split]) if header_size else None
+            payload = bytes(buf[split : start + size])
+            del buf[: start + size + 2]
+            await self.nc._process_msg(int(sid), subject, reply, payload, headers)
+        await super().parse()
+
+
 class FastHeadersClient(Client):
-    """A nats-py :class:`~nats.aio.client.Client` whose header parse and build are cheaper, same results."""
+    """A nats-py :class:`~nats.aio.client.Client` whose header parse and build, and message parse,
+    are cheaper, with the same results."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ps = MessageParser(self)
 
     async def _process_headers(self, headers: Any) -> Optional[Dict[str, str]]:
         # Only plain header blocks: status lines (no-responders, heartbeats, flow control)

@@ -50,11 +50,14 @@ class StaleLeaseError(LoreweaveError):
         )
 
 
-async def check_fence(conn: Connection, partition: int, token: int, *, bucket: str = DEFAULT_FENCE_BUCKET) -> None:
+async def check_fence(
+    conn: Connection, partition: int, token: int, *, bucket: str = DEFAULT_FENCE_BUCKET, raised: bool = False
+) -> None:
     """Admit a commit under ``token`` for ``partition``, recording the token if it is the newest.
 
     Must run inside the transaction whose commit it guards: the row lock it takes is held
-    until that transaction ends.
+    until that transaction ends. ``raised`` says an earlier, committed check recorded ``token``
+    (as a new owner's first check does): then one shared read decides, in one round trip.
 
     Raises:
         StaleLeaseError: a larger token has committed for this partition.
@@ -65,6 +68,13 @@ async def check_fence(conn: Connection, partition: int, token: int, *, bucket: s
     if partition < 0 or token <= 0:
         raise QueryError("check_fence", f"partition must be >= 0 and token > 0, got {partition} and {token}")
     key = (bucket, partition)
+    if raised:
+        current = await conn.fetchval(_READ + " FOR SHARE", *key)
+        if current == token:
+            return
+        if current is not None and current > token:
+            raise StaleLeaseError(partition, token, current, bucket)
+        # Lower than ours: the row was reset since. Take the full path (it raises the row again).
     current = await conn.fetchval(_READ, *key)
     if current == token:
         # The same owner committing again: a shared lock, so its commits run in parallel. Read

@@ -25,22 +25,28 @@ class OutboxFrame:
     headers: Mapping[str, str]
 
 
-async def stage_frames(conn: Executor, actor: str, frames: Sequence[OutboxFrame]) -> None:
-    """Write ``frames`` to the outbox of ``actor`` in one statement.
+async def stage_frames(
+    conn: Executor, actor: str, frames: Sequence[OutboxFrame], *, sent: Sequence[str] = ()
+) -> None:
+    """Write ``frames`` to the outbox of ``actor`` in one statement (and forget ``sent`` in it).
 
     Must run in the transaction that commits the effects the frames announce; a frame id
-    already staged by ``actor`` is kept as it was (a re-run stages the same ids).
+    already staged by ``actor`` is kept as it was (a re-run stages the same ids). ``sent`` are
+    ids of frames published and acknowledged since an earlier commit (see :func:`delete_sent`):
+    deleting them here saves a transaction of their own.
 
     Raises:
         QueryError: when ``conn`` is not a connection in a transaction.
     """
-    if not frames:
+    if not frames and not sent:
         return
     in_transaction = getattr(conn, "is_in_transaction", None)
     if in_transaction is None or not in_transaction():
         raise QueryError("stage_frames", "must run inside the transaction that commits the frames' effects")
     await conn.execute(
-        "INSERT INTO frame_outbox (actor, frame_id, subject, data, headers)"
+        "WITH gone AS (DELETE FROM frame_outbox WHERE actor = $1 AND frame_id = ANY($6::text[])"
+        " AND frame_id <> ALL($2::text[]))"
+        " INSERT INTO frame_outbox (actor, frame_id, subject, data, headers)"
         " SELECT $1, f.id, f.subject, f.data, f.headers::jsonb"
         " FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[]) AS f(id, subject, data, headers)"
         " ON CONFLICT (actor, frame_id) DO NOTHING",
@@ -49,6 +55,7 @@ async def stage_frames(conn: Executor, actor: str, frames: Sequence[OutboxFrame]
         [frame.subject for frame in frames],
         [frame.data for frame in frames],
         [json.dumps(dict(frame.headers)) for frame in frames],
+        list(sent),
     )
 
 

@@ -50,14 +50,22 @@ class Outbox:
         """Encode frames as outbox rows (with their trace context and ``Nats-Msg-Id``)."""
         return [OutboxFrame(frame.id, frame.subject, self.bus.encode(frame), frame_headers(frame)) for frame in frames]
 
-    async def stage(self, conn: Any, frames: Sequence[Frame]) -> list[OutboxFrame]:
-        """Write ``frames`` in the caller's transaction; publish the result after it commits."""
+    async def stage(self, conn: Any, frames: Sequence[Frame], *, sent: Sequence[str] = ()) -> list[OutboxFrame]:
+        """Write ``frames`` in the caller's transaction; publish the result after it commits.
+
+        ``sent``: ids of rows an earlier :meth:`publish` with ``forget=False`` published, deleted
+        in the same statement.
+        """
         rows = self.encode(frames)
-        await stage_frames(conn, self.actor, rows)
+        await stage_frames(conn, self.actor, rows, sent=sent)
         return rows
 
-    async def publish(self, rows: Sequence[OutboxFrame]) -> None:
+    async def publish(self, rows: Sequence[OutboxFrame], *, forget: bool = True) -> None:
         """Publish committed rows in order, wait for every JetStream ack, then delete them.
+
+        With ``forget=False`` the rows stay until the caller deletes them (with its next
+        :meth:`stage`, or :func:`loreweave.db.outbox.delete_sent`); a crash before that only
+        publishes them again, under the same ids.
 
         Raises:
             Exception: whatever the publish raised (no ack in time, no stream); the rows stay
@@ -71,7 +79,8 @@ class Outbox:
                 self.bus.js.publish(row.subject, row.data, headers=dict(row.headers), timeout=self.publish_timeout_s)
                 for row in rows
             ))
-            await delete_sent(self.database.pool, self.actor, [row.frame_id for row in rows])
+            if forget:
+                await delete_sent(self.database.pool, self.actor, [row.frame_id for row in rows])
         except BaseException:
             self.dirty = True
             raise

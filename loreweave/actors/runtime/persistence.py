@@ -22,9 +22,10 @@ whether deliveries are outstanding that never arrived (a lost tail) and re-reads
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, AsyncIterator, Protocol, Sequence, runtime_checkable
 
 import msgpack
 from nats.aio.msg import Msg
@@ -37,7 +38,7 @@ from loreweave.actors.runtime.dispatch import HandlerRunner
 from loreweave.actors.runtime.pull import PullFeed
 from loreweave.db import Database, claim_frame, claim_frames
 from loreweave.db.fencing import check_fence
-from loreweave.db.outbox import OutboxFrame
+from loreweave.db.outbox import OutboxFrame, delete_sent
 from loreweave.protocol import Frame, FrameError, subject_matches
 
 logger = logging.getLogger(__name__)
@@ -114,10 +115,16 @@ class PersistentRunner:
         self._pending_seq = 0
         self._staged: list[Frame] = []
         self._outbox_rows: list[OutboxFrame] = []
+        #: Ids of outbox rows published and acknowledged, deleted with the next commit (or when idle).
+        self._sent: list[str] = []
+        #: The connection this runner's transactions use while it consumes (none to acquire per batch).
+        self._conn: Any = None
         self._next_delivery = 1
         self._disruptions = 0
         #: ``(bucket, lease, token)`` when the actor runs under a lease: every commit checks it
         #: (:func:`loreweave.db.check_fence`), so a holder that lost its lease cannot commit.
+        #: Set once a committed check recorded the token (as activation does), so each commit
+        #: checks it with one shared read.
         self.fence: tuple[str, int, int] | None = None
         self._hooks = actor if isinstance(actor, BatchHooks) else None
 
@@ -160,11 +167,36 @@ class PersistentRunner:
             pull = await self._subscribe()
             try:
                 await self._consume(pull, stopping)
+                await self._forget_sent()
             finally:
+                await self._release()
                 try:
                     await pull.unsubscribe()
                 except Exception:
                     logger.debug("unsubscribe failed", exc_info=True)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Any]:
+        # Batches in a row share one pooled connection (no acquire and reset per batch); it goes
+        # back to the pool when the feed runs dry (see _consume), so an idle runner holds none.
+        if self._conn is None:
+            self._conn = await self.database.pool.acquire()
+        async with self._conn.transaction():
+            yield self._conn
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await self.database.pool.release(conn)
+            except Exception:  # the pool closes a connection it cannot reset; the next batch takes another
+                logger.debug("%s: releasing the connection failed", self.actor.name, exc_info=True)
+
+    async def _forget_sent(self) -> None:
+        """Delete the outbox rows published since the last commit (when no commit comes to carry them)."""
+        if self._sent:
+            await delete_sent(self._conn or self.database.pool, self.actor.outbox.actor, self._sent)
+            self._sent = []
 
     async def _consume(self, pull: Any, stopping: asyncio.Event) -> None:
         """Apply fetched frames until ``stopping``, or until a hole means re-reading from the last commit."""
@@ -176,6 +208,8 @@ class PersistentRunner:
             except asyncio.TimeoutError:  # nats-py raises its own subclass or the plain one
                 msgs = []
             if not msgs:  # a fetch can also end on a status message with no frames
+                await self._forget_sent()
+                await self._release()
                 now = time.monotonic()
                 disrupted = self._disruption_count() != self._disruptions
                 if (disrupted or now - idle_since >= self.idle_check_s) and await self._lost_tail():
@@ -252,7 +286,7 @@ class PersistentRunner:
         batch = await self._decode(msgs)
         self._staged = []
         try:
-            async with self.database.state.transaction() as conn:
+            async with self._transaction() as conn:
                 ids = [frame.id for frame, _ in batch if frame is not None]
                 fresh = await claim_frames(conn, self.actor.name, ids) if ids else set()
                 if self._hooks is not None:
@@ -296,7 +330,7 @@ class PersistentRunner:
         for attempt in range(1, self.attempts + 1):
             self._staged = []
             try:
-                async with self.database.state.transaction() as conn:
+                async with self._transaction() as conn:
                     if frame is not None:
                         if self._hooks is not None:
                             await self._hooks.batch_started([frame], conn)
@@ -315,7 +349,7 @@ class PersistentRunner:
                     msg, "handler_failed", f"{type(cause).__name__}: {cause}"
                 )
                 self._staged = []
-                async with self.database.state.transaction() as conn:
+                async with self._transaction() as conn:
                     await claim_frame(conn, self.actor.name, frame.id)
                     await self._save(conn, msg)
             except BaseException:
@@ -327,8 +361,8 @@ class PersistentRunner:
     async def _save(self, conn: Any, last: Msg) -> None:
         if self.fence is not None:
             bucket, lease, token = self.fence
-            await check_fence(conn, lease, token, bucket=bucket)
-        self._outbox_rows = await self.actor.outbox.stage(conn, self._staged)
+            await check_fence(conn, lease, token, bucket=bucket, raised=True)
+        self._outbox_rows = await self.actor.outbox.stage(conn, self._staged, sent=self._sent)
         self._pending_state = dump_state(self.actor)
         self._pending_seq = last.metadata.sequence.stream
         await self.database.state.save_snapshot(
@@ -339,6 +373,8 @@ class PersistentRunner:
         self._committed_state, self.committed_seq = self._pending_state, self._pending_seq
         # The emitted frames are stored by JetStream before the consumed ones are acked; if this
         # raises, the task restarts, publishes what the outbox still holds and re-reads after the commit.
-        await self.actor.outbox.publish(self._outbox_rows)
+        self._sent = []  # deleted by this commit
+        await self.actor.outbox.publish(self._outbox_rows, forget=False)
+        self._sent = [row.frame_id for row in self._outbox_rows]
         self._staged, self._outbox_rows = [], []
         await batch[-1][1].ack()

@@ -122,23 +122,33 @@ class MessageParser(Parser):
                 break
             end = buf.find(_CRLF, 0, MAX_CONTROL_LINE_SIZE)
             if end < 0:
+                if len(buf) < MAX_CONTROL_LINE_SIZE:
+                    return  # the rest of the control line is still on its way
                 break
             args = bytes(buf[offset:end]).split()
-            headed = offset == 5
-            if len(args) == 4 + headed:
-                subject, sid, reply, *sizes = args
-            elif len(args) == 3 + headed:
-                subject, sid, *sizes = args
-                reply = b""
+            count = len(args)
+            reply, header_size_text = b"", b"0"
+            if offset == 5 and count == 5:
+                subject, sid, reply, header_size_text, size_text = args
+            elif offset == 5 and count == 4:
+                subject, sid, header_size_text, size_text = args
+            elif offset == 4 and count == 4:
+                subject, sid, reply, size_text = args
+            elif offset == 4 and count == 3:
+                subject, sid, size_text = args
             else:
                 break
-            if not (sid.isdigit() and all(size.isdigit() for size in sizes)):
+            if not (sid.isdigit() and size_text.isdigit() and header_size_text.isdigit()):
                 break
-            size = int(sizes[-1])
-            header_size = int(sizes[0]) if headed else 0
+            size = int(size_text)
+            header_size = int(header_size_text)
             start = end + 2
-            if len(buf) < start + size + 2 or header_size > size:
+            if header_size > size:
                 break
+            if len(buf) < start + size + 2:
+                # Still on its way. Not left to nats-py's parser: once it takes a message it
+                # reads the whole buffer after it the slow way.
+                return
             split = start + header_size
             headers = bytes(buf[start:split]) if header_size else None
             payload = bytes(buf[split : start + size])

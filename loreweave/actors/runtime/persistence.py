@@ -37,6 +37,7 @@ from loreweave.actors.runtime.bus import EVENTS_STREAM, Bus
 from loreweave.actors.runtime.dispatch import HandlerRunner
 from loreweave.actors.runtime.pull import PullFeed
 from loreweave.db import Database, claim_frame, claim_frames
+from loreweave.db.batch import commit_batch
 from loreweave.db.fencing import check_fence
 from loreweave.db.outbox import OutboxFrame, delete_sent
 from loreweave.protocol import Frame, FrameError, subject_matches
@@ -46,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 class HandlerFailed(Exception):
     """A handler raised inside a batch (the cause is chained)."""
+
+
+class ClaimedBefore(Exception):
+    """A frame of a batch applied before claiming had been claimed already: the batch rolls back."""
 
 
 @runtime_checkable
@@ -284,11 +289,16 @@ class PersistentRunner:
 
     async def _handle_batch(self, msgs: list[Msg]) -> None:
         batch = await self._decode(msgs)
+        ids = [frame.id for frame, _ in batch if frame is not None]
+        # A redelivered frame is rare: frames are claimed with the commit, in its one statement;
+        # if one had been claimed before, the batch rolls back and runs again claiming first.
+        await self._apply_batch(batch, ids, claim_first=len(set(ids)) != len(ids))
+
+    async def _apply_batch(self, batch: list[tuple[Frame | None, Msg]], ids: list[str], *, claim_first: bool) -> None:
         self._staged = []
         try:
             async with self._transaction() as conn:
-                ids = [frame.id for frame, _ in batch if frame is not None]
-                fresh = await claim_frames(conn, self.actor.name, ids) if ids else set()
+                fresh = await claim_frames(conn, self.actor.name, ids) if claim_first and ids else set(ids)
                 if self._hooks is not None:
                     await self._hooks.batch_started([frame for frame, _ in batch if frame is not None], conn)
                 for frame, msg in batch:
@@ -298,7 +308,11 @@ class PersistentRunner:
                         await self._apply(frame, msg, conn, claimed=claimed)
                 if self._hooks is not None:
                     await self._hooks.batch_ending(conn)
-                await self._save(conn, batch[-1][1])
+                await self._save(conn, batch[-1][1], claims=() if claim_first else ids)
+        except ClaimedBefore:
+            load_state(self.actor, self._committed_state)
+            await self._apply_batch(batch, ids, claim_first=True)
+            return
         except HandlerFailed:
             load_state(self.actor, self._committed_state)
             for frame, msg in batch:
@@ -358,16 +372,20 @@ class PersistentRunner:
             await self._committed([(frame, msg)])
             return
 
-    async def _save(self, conn: Any, last: Msg) -> None:
-        if self.fence is not None:
-            bucket, lease, token = self.fence
-            await check_fence(conn, lease, token, bucket=bucket, raised=True)
-        self._outbox_rows = await self.actor.outbox.stage(conn, self._staged, sent=self._sent)
+    async def _save(self, conn: Any, last: Msg, claims: Sequence[str] = ()) -> None:
+        """Commit ``claims``, the outbox and the snapshot in one statement, checking the fence in it."""
+        self._outbox_rows = self.actor.outbox.encode(self._staged)
         self._pending_state = dump_state(self.actor)
         self._pending_seq = last.metadata.sequence.stream
-        await self.database.state.save_snapshot(
-            self.actor.name, self._pending_state, self._pending_seq, conn=conn
+        found = await commit_batch(
+            conn, self.actor.name, state=self._pending_state, stream_seq=self._pending_seq, claims=claims,
+            outbox=self._outbox_rows, sent=self._sent, fence=self.fence[:2] if self.fence is not None else None,
         )
+        if self.fence is not None and found.token != self.fence[2]:
+            bucket, lease, token = self.fence
+            await check_fence(conn, lease, token, bucket=bucket)  # raises if a newer owner committed
+        if found.claimed != len(claims):
+            raise ClaimedBefore(f"{len(claims) - found.claimed} of {len(claims)} frames were applied before")
 
     async def _committed(self, batch: list[tuple[Frame | None, Msg]]) -> None:
         self._committed_state, self.committed_seq = self._pending_state, self._pending_seq

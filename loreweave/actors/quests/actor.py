@@ -15,7 +15,10 @@ the rows it changes with ``FOR UPDATE``, so a request and a batch take turns on 
 the snapshot holds no copy of a row, a batch that rolls back (or a restart that loads an older
 snapshot and replays the frames after it) can neither undo a request's change nor apply a
 frame twice. ``_active`` only saves database round trips: the players that may have an active
-quest (a superset, loaded on start and grown by every acceptance).
+quest (a superset, loaded on start and grown by every acceptance). So does the batch: it reads
+and locks the active quests of every player its frames advance in one query at its start, its
+handlers work on those rows, and the rows they changed are written in one statement at its end
+(or before a clock tick's query of ``quest_state``, which then sees them).
 
 Consumes: ``world.opened``/``closed``, ``clock.tick``, ``player.moved`` (visit),
 ``player.spoke`` (talk), ``player.collected``, ``player.defeated``. Answers ``quest.accept``,

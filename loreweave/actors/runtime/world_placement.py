@@ -237,6 +237,9 @@ class WorldPlacement:
         """
         if seq is not None and seq > self._seen_seq.get(partition, 0):
             self._seen_seq[partition] = seq
+        runners = self._runners_for(subject)
+        if not runners:  # an event no handler here takes (the actors' own emissions, mostly): not decoded
+            return
         try:
             frame = self.bus.decode(msg.data, subject)
         except FrameError as exc:
@@ -245,7 +248,7 @@ class WorldPlacement:
             return
         view = msg if msg.subject == subject else Msg(msg._client, subject, "", msg.data, msg.headers)
         hand = self._in_hand.setdefault(partition, {}) if seq is not None else None
-        for runner in self._runners_for(subject):
+        for runner in runners:
             key = (runner.actor.name, frame.world)
             if seq is not None and seq < self._floor_seq.get(key, 0):
                 continue

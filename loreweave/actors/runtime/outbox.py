@@ -45,6 +45,8 @@ class Outbox:
         #: Whether rows may wait in the table: a publish failed since the last :meth:`resend`,
         #: or none ran since start (a crash may have left some). The node resends while set.
         self.dirty = True
+        self._forgetting: list[str] = []
+        self._forgetter: asyncio.Task[None] | None = None
 
     def encode(self, frames: Sequence[Frame]) -> list[OutboxFrame]:
         """Encode frames as outbox rows (with their trace context and ``Nats-Msg-Id``)."""
@@ -93,11 +95,33 @@ class Outbox:
             Whether they were published now.
         """
         try:
-            await self.publish(rows)
+            await self.publish(rows, forget=False)
         except Exception as exc:
             logger.warning("%s: %d committed frames wait in the outbox: %r", self.actor, len(rows), exc)
             return False
+        self.forget_soon([row.frame_id for row in rows])
         return True
+
+    def forget_soon(self, frame_ids: Sequence[str]) -> None:
+        """Delete published rows in the background, with those of other commits, in one statement.
+
+        The caller (a request about to reply) does not wait for it, and the deletes of concurrent
+        commits share one transaction; rows left by a crash before it are only published again.
+        """
+        self._forgetting.extend(frame_ids)
+        if self._forgetter is None or self._forgetter.done():
+            self._forgetter = asyncio.create_task(self._forget_pending(), name=f"outbox-forget-{self.actor}")
+
+    async def _forget_pending(self) -> None:
+        await asyncio.sleep(0)  # let the other commits of this turn of the loop add theirs
+        while self._forgetting:
+            ids, self._forgetting = self._forgetting, []
+            try:
+                await delete_sent(self.database.pool, self.actor, ids)
+            except Exception as exc:  # the rows stay; resend publishes them again, under the same ids
+                logger.warning("%s: %d published frames not deleted from the outbox: %r", self.actor, len(ids), exc)
+                self.dirty = True
+                return
 
     async def resend(self, *, older_than_s: float = 0.0, batch: int = 500) -> int:
         """Publish every row still in the outbox (oldest first); return how many were sent.

@@ -137,3 +137,15 @@ def test_message_parser_hands_on_what_nats_pys_does(operations: list[bytes], cut
         return recorder.seen
 
     assert asyncio.run(feed(MessageParser)) == asyncio.run(feed(Parser))
+
+
+def test_messages_are_built_as_nats_py_builds_them() -> None:
+    from loreweave.actors.runtime import nats_client
+
+    assert nats_client._MSG_POSITIONAL, "nats-py's Msg changed its fields: the keyword path is taken"
+    fast_client, client = FastHeadersClient(), Client()
+    fast = fast_client._build_message(7, b"lw.w1.player.moved", b"_INBOX.x", b"data", {"a": "b"})
+    reference = client._build_message(7, b"lw.w1.player.moved", b"_INBOX.x", b"data", {"a": "b"})
+    assert fast._client is fast_client
+    fast._client = client
+    assert fast == reference

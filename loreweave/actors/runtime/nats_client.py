@@ -10,12 +10,14 @@ compares them). Status lines (``NATS/1.0 503``...) still take nats-py's own path
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Dict, Optional
 
 from nats import errors
 from nats.aio import client as nats_client
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.protocol import command as prot_command
 from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE, Parser
 
@@ -52,6 +54,11 @@ def _name_sent(name: str) -> bytes | None:
         raise errors.BadHeaderError(key)
     return key.encode() + b": "
 
+
+#: Msg's fields in the order nats-py 2.16 declares them: a message is built positionally, a third
+#: of a microsecond less than with keywords, only while that order holds.
+_MSG_FIELDS = ("_client", "subject", "reply", "data", "headers", "_metadata", "_ackd", "_sid")
+_MSG_POSITIONAL = tuple(field.name for field in dataclasses.fields(Msg)) == _MSG_FIELDS
 
 _RECEIVED: dict[bytes, str | None] = {}
 _SENT: dict[str, bytes | None] = {}
@@ -164,6 +171,13 @@ class FastHeadersClient(Client):
     def __init__(self) -> None:
         super().__init__()
         self._ps = MessageParser(self)
+
+    def _build_message(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: Optional[Dict[str, str]]
+    ) -> Msg:
+        if self.msg_class is not Msg or not _MSG_POSITIONAL:
+            return super()._build_message(sid, subject, reply, data, headers)  # type: ignore[no-any-return]
+        return Msg(self, subject.decode(), reply.decode(), data, headers, None, False, sid)
 
     async def _process_headers(self, headers: Any) -> Optional[Dict[str, str]]:
         # Only plain header blocks: status lines (no-responders, heartbeats, flow control)

@@ -4,7 +4,8 @@ One run, fresh servers (embedded nats-server and PostgreSQL in a temporary direc
 
 - for each node count, N node processes of the world-placed game actors start on the bus and
   share the partitions; a game server publishes player frames (joins, then moves) at a fixed
-  rate across many worlds; the CPU seconds every node process spent while the load ran is read
+  rate across many worlds, in 50 ms ticks (a tick's frames go out together, their JetStream
+  acks awaited once per tick; ``--trickle``: each frame waits for its own ack before the next); the CPU seconds every node process spent while the load ran is read
   from the kernel (psutil) and printed per 1,000 player events, in all and per node;
 - ``coordination overhead at 4 nodes`` is the CPU per event at the largest count over the CPU
   per event at one node (leases, heartbeats, frames every node receives and drops by subject);
@@ -36,6 +37,7 @@ import psutil
 from loreweave.actors.runtime import Bus, frame_for
 from loreweave.actors.runtime.placement import DEFAULT_PARTITIONS, partition_of
 from loreweave.embedded import EmbeddedNats, EmbeddedPostgres
+from loreweave.protocol import frame_headers
 from loreweave.schemas import PlayerJoined, PlayerMoved, RegionSpec, WorldOpened
 from loreweave.testing import eventually
 from loreweave.testing.databases import fresh_database
@@ -110,8 +112,13 @@ async def open_worlds(bus: Bus, worlds: list[str], players: int) -> dict[str, li
     return roster
 
 
-async def load(bus: Bus, roster: dict[str, list[str]], rate: float, seconds: float) -> int:
-    """Player moves at ``rate`` per second for ``seconds``; returns how many were published."""
+async def load(bus: Bus, roster: dict[str, list[str]], rate: float, seconds: float, *, per_tick: bool = True) -> int:
+    """Player moves at ``rate`` per second for ``seconds``, in 50 ms game-server ticks; returns how many were published.
+
+    ``per_tick``: a tick's frames go out together and their JetStream acks are awaited once per
+    tick, as a game server sends what a tick produced; else each frame waits for its own ack
+    before the next is sent (frames trickle in one at a time).
+    """
     worlds = list(roster)
     sent = 0
     loop = asyncio.get_running_loop()
@@ -119,13 +126,19 @@ async def load(bus: Bus, roster: dict[str, list[str]], rate: float, seconds: flo
     step = 0.05
     while loop.time() - start < seconds:
         due = int((loop.time() - start) * rate)
+        acks = []
         while sent < due:
             world = worlds[sent % len(worlds)]
             players = roster[world]
             player = players[(sent // len(worlds)) % len(players)]
             frame = frame_for(PlayerMoved(player_id=player, region=REGIONS[sent % len(REGIONS)]), world, "bench")
-            await bus.publish(frame, durable=True)
+            if per_tick:
+                acks.append(await bus.js.publish_async(frame.subject, bus.encode(frame), headers=frame_headers(frame)))
+            else:
+                await bus.publish(frame, durable=True)
             sent += 1
+        if acks:
+            await asyncio.gather(*acks)  # every frame of the tick is stored before the next tick
         await asyncio.sleep(step)
     return sent
 
@@ -168,7 +181,8 @@ async def run(args: argparse.Namespace) -> None:
         stack.push_async_callback(cluster.stop_all)
 
         say(f"scale-out: {args.worlds} worlds x {args.players} players, {args.rate:g} moves/s for {args.seconds:g}s "
-            f"per round, nodes {counts}, {DEFAULT_PARTITIONS} partitions, lease TTL {args.lease_ttl}s, "
+            f"per round ({'one frame per ack' if args.trickle else '50 ms ticks'}), nodes {counts}, "
+            f"{DEFAULT_PARTITIONS} partitions, lease TTL {args.lease_ttl}s, "
             f"{psutil.cpu_count()} cores")
         roster: dict[str, list[str]] | None = None
         per_event: dict[int, float] = {}
@@ -191,7 +205,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.idle)
             idle = (cluster.cpu_seconds() - before) / args.idle / count * 100
             before = cluster.cpu_seconds()
-            sent = await load(bus, roster, rate, args.seconds)
+            sent = await load(bus, roster, rate, args.seconds, per_tick=not args.trickle)
             await asyncio.sleep(args.settle)  # the last moves are handled (no requests inside the window)
             spent = cluster.cpu_seconds() - before
             await eventually(lambda: all_answer(bus, worlds), timeout=60)
@@ -271,6 +285,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measured before the load")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after the load still counted")
     parser.add_argument("--lease-ttl", type=int, default=5)
+    parser.add_argument("--trickle", action="store_true",
+                        help="publish each frame after the previous one's ack (frames arrive one at a time)")
     args = parser.parse_args()
     asyncio.run(run(args))
 

@@ -5,7 +5,9 @@ by the next owner, and the frames applied after it are not applied twice."""
 from __future__ import annotations
 
 import asyncio
+import time
 
+import msgpack
 from pydantic import BaseModel, Field
 
 from loreweave.actors.base import GameActor
@@ -93,3 +95,25 @@ async def test_a_frame_in_hand_longer_than_the_replay_margin_is_applied_once_by_
     finally:
         stuck_forever.set()
         await stop_all(nodes)
+
+
+async def test_a_snapshot_from_before_the_stream_was_made_anew_does_not_hold_new_frames_back(
+    nats_server_url, bus, world, database
+) -> None:
+    # A snapshot saved against an events stream since deleted and re-created: its position lies
+    # past the new stream's end. Taken at its word, every new frame of the world would count as
+    # already applied.
+    info = await bus.js.stream_info("LOREWEAVE")
+    stale = msgpack.packb(
+        {"s": msgpack.packb({"flags": ["old"]}), "at": time.time() - 60, "ids": [], "seq": info.state.last_seq + 10**6}
+    )
+    await database.state.save_keyed_snapshots([("tally", world, stale)])
+    actor = Tally(asyncio.Event())
+    node = await placed_node(nats_server_url, database, world, actor)
+    try:
+        await eventually(lambda: flags(actor, world) == ["old"], timeout=10, message="the snapshot is loaded")
+        await bus.publish(frame_for(WorldFlagSet(flag="new", value=True), world, "test"), durable=True)
+        await eventually(lambda: flags(actor, world) == ["old", "new"], timeout=10,
+                         message="a new frame is applied, not skipped as if in the snapshot")
+    finally:
+        await stop_all([node])

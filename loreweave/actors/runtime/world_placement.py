@@ -158,7 +158,7 @@ class WorldPlacement:
         self._replay_floor: dict[tuple[str, str], float] = {}
         self._save_lock = asyncio.Lock()
         self._load_lock = asyncio.Lock()
-        self._snapshot_cache: tuple[float, list[Snapshot]] | None = None
+        self._snapshot_cache: tuple[float, list[Snapshot], int] | None = None
         self._replays: dict[int, tuple[float, int | None, asyncio.Future[None]]] = {}
         self._replayer: asyncio.Task[None] | None = None
         self._weights: dict[int, int] = {}
@@ -392,7 +392,7 @@ class WorldPlacement:
             return fallback, None
         async with self.database.state.transaction() as conn:
             await check_fence(conn, partition, token, bucket=self.settings.lease_bucket)
-        snapshots = await self._snapshots(after=time.monotonic())
+        snapshots, last = await self._snapshots(after=time.monotonic())
         oldest: float | None = None
         positions: list[int | None] = []
         entries: dict[str, dict[str, bytes]] = {}
@@ -402,6 +402,10 @@ class WorldPlacement:
             saved = msgpack.unpackb(snapshot.state, raw=False)
             entries.setdefault(snapshot.actor, {})[snapshot.key] = saved["s"]
             position = saved.get("seq")
+            if position and position > last + 1:  # saved against an events stream since deleted and made anew
+                logger.warning("snapshot of %s/%s stands at stream sequence %d, past the stream's last (%d): "
+                               "replaying it by time", snapshot.actor, snapshot.key, position, last)
+                position = None
             positions.append(position)
             if position:
                 self._floor_seq[(snapshot.actor, snapshot.key)] = position
@@ -422,18 +426,20 @@ class WorldPlacement:
         self._seen_seq[partition] = max(self._seen_seq.get(partition, 0), start - 1)
         return since, start
 
-    async def _snapshots(self, after: float) -> list[Snapshot]:
-        """Every world snapshot of these actors, read after ``after`` (monotonic): partitions
-        taken over together (a node starting) share one read made after each one's fence."""
+    async def _snapshots(self, after: float) -> tuple[list[Snapshot], int]:
+        """Every world snapshot of these actors, read after ``after`` (monotonic), and the events
+        stream's last sequence read then: partitions taken over together (a node starting) share
+        one read made after each one's fence."""
         assert self.database is not None
         async with self._load_lock:
             cached = self._snapshot_cache
             if cached is not None and cached[0] >= after:
-                return cached[1]
+                return cached[1], cached[2]
             read_at = time.monotonic()
             snapshots = await self.database.state.load_keyed_snapshots(list(self.states))
-            self._snapshot_cache = (read_at, snapshots)
-            return snapshots
+            last = (await self.bus.js.stream_info(EVENTS_STREAM)).state.last_seq
+            self._snapshot_cache = (read_at, snapshots, last)
+            return snapshots, last
 
     async def _replay(self, partition: int, since: float, since_seq: int | None = None) -> None:
         """Offer the partition's stored frames from stream sequence ``since_seq`` (or, without

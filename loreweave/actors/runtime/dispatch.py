@@ -10,11 +10,12 @@ from typing import Any, Awaitable, Callable, Hashable
 from nats.aio.msg import Msg
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec
 from loreweave.actors.runtime.bus import Bus
 from loreweave.actors.runtime.mailbox import KeyedMailbox
+from loreweave.actors.runtime.spans import span_starter
 from loreweave.actors.runtime.telemetry import HANDLER_DURATION_EVERY, RuntimeInstruments, tracer
 from loreweave.protocol import SYSTEM_WORLD, Frame, FrameError, LoreweaveError, peek_ids, trace_context
 from loreweave.schemas import ErrorReply
@@ -103,6 +104,7 @@ class HandlerRunner:
         self._tracing = not isinstance(
             trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         ) and not isinstance(self._tracer, trace.NoOpTracer)
+        self._start_span = span_starter(self._tracer, self._span_name) if self._tracing else None
 
     @staticmethod
     def _key_function(spec: HandlerSpec) -> Callable[[Frame], Hashable]:
@@ -150,13 +152,11 @@ class HandlerRunner:
         """
         span: trace.Span = trace.INVALID_SPAN
         token = None
-        if self._tracing:
-            parent = trace_context(msg.headers)
-            span = self._tracer.start_span(
-                self._span_name, context=parent, kind=SpanKind.CONSUMER,
-                attributes={"messaging.destination.name": msg.subject, "lw.frame_id": frame.id},
+        if self._start_span is not None:
+            span, current = self._start_span(
+                trace_context(msg.headers), {"messaging.destination.name": msg.subject, "lw.frame_id": frame.id}
             )
-            token = otel_context.attach(trace.set_span_in_context(span, parent))
+            token = otel_context.attach(current)
         timed = self._untimed == 0
         self._untimed = HANDLER_DURATION_EVERY - 1 if timed else self._untimed - 1
         started = time.perf_counter() if timed else 0.0

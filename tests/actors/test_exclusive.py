@@ -18,7 +18,7 @@ from loreweave.schemas import ClockGetTime, RegionSpec, WorldFlagSet, WorldOpene
 
 from loreweave.testing.placement import settled, spread_worlds
 
-from .conftest import eventually
+from .conftest import counter_value, eventually
 
 PARTITIONS = DEFAULT_PARTITIONS  # the events stream is the server's: every node on it must agree
 
@@ -216,3 +216,31 @@ async def test_three_nodes_on_thirty_worlds_hold_ten_give_or_take_two_each(nats_
             assert owner(nodes, name) is not None
     finally:
         await stop_all(nodes)
+
+
+async def test_a_joining_node_moves_its_share_and_little_more(nats_server_url, bus, world, database) -> None:
+    # Weighted partitions in transit (released, or taken and still loading) keep their weight: the
+    # other nodes' plans do not shift while they move, so a join moves about its share, once.
+    worlds = [f"{world}j{index}" for index in range(30)]
+    first = await placed_node(nats_server_url, database, world, World())
+    nodes = [first]
+    try:
+        for name in worlds:
+            await bus.publish(frame_for(opened(), name, "test"), durable=True)
+        ours = set(worlds)
+        await eventually(lambda: ours <= first.worlds.owned_worlds(), timeout=10, message="one node runs all 30")
+        await settled(lambda: _owned_counts(nodes))
+        before = counter_value("lw.placement.acquired")
+        nodes.append(await placed_node(nats_server_url, database, world, World()))
+        counts = await settled(lambda: _owned_counts(nodes), quiet_s=3.0)
+        assert counts == [PARTITIONS // 2, PARTITIONS // 2], counts
+        taken = counter_value("lw.placement.acquired") - before
+        assert taken <= PARTITIONS // 2 + 4, f"{taken:g} acquisitions for a share of {PARTITIONS // 2}"
+    finally:
+        await stop_all(nodes)
+
+
+async def _owned_counts(nodes: list[ActorNode]) -> list[int] | None:
+    if any(n.worlds.placement._draining or n.worlds.placement._taking for n in nodes):
+        return None
+    return sorted(len(n.worlds.placement.owned) for n in nodes)

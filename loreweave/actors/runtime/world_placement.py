@@ -184,8 +184,8 @@ class WorldPlacement:
 
         Counted for every partition at once, at most once a second (renewals ask per partition).
         """
-        if partition not in self._live:
-            return 0
+        if partition not in self._live:  # still loading: what its last holder reported
+            return self.placement.leases.last_weight.get(partition, 0)
         now = time.monotonic()
         if now - self._weights_at > 1.0:
             worlds = {w for states in self.states.values() for w in states.worlds}

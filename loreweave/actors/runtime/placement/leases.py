@@ -152,6 +152,9 @@ class PartitionLeases:
         self.held: dict[int, Lease] = {}
         #: Every partition's owner, as the watcher saw it.
         self.owners: dict[int, Owner] = {}
+        #: The last weight any holder reported for a partition, kept while it moves (released, not yet
+        #: taken, or taken and still loading): placement stays put while a partition is in transit.
+        self.last_weight: dict[int, int] = {}
         #: ``weight(partition)``: the load of a held partition, written with each renewal (see :class:`Owner`).
         self.weight: Callable[[int], int] | None = None
         self.changed = asyncio.Event()
@@ -185,6 +188,8 @@ class PartitionLeases:
                 self.changed.set()
             return
         self.owners[partition] = owner
+        if owner.weight:
+            self.last_weight[partition] = owner.weight
         if known is None or (known.node, known.token, known.weight) != (owner.node, owner.token, owner.weight):
             self.changed.set()  # a renewal (a new revision, same owner, token and weight) changes no plan
 
@@ -219,7 +224,7 @@ class PartitionLeases:
                     last = current.revision
                 sent = time.monotonic()
                 token = await kvs.cas_put(
-                    self.js, self.kv, key, encode_owner(self.node_id, None),
+                    self.js, self.kv, key, encode_owner(self.node_id, None, self.last_weight.get(partition, 0)),
                     last=last, ttl=self.ttl, timeout=self.request_timeout,
                 )
             except kvs.TRANSIENT_ERRORS as error:
@@ -228,7 +233,7 @@ class PartitionLeases:
                 return None
             lease = Lease(partition, token, token, sent + self.ttl)
             self.held[partition] = lease
-            self.owners[partition] = Owner(self.node_id, token, token)
+            self.owners[partition] = Owner(self.node_id, token, token, self.last_weight.get(partition, 0))
         _acquired.add(1)
         log.info("placement: %s acquired partition %d (token %d)", self.node_id, partition, token)
         if self.on_acquired is not None:

@@ -279,8 +279,7 @@ class Placement:
         owners.update((p, self.node_id) for p in self.leases.held)
         # The weights the bucket shows (this node's too), so that every node plans from the same inputs;
         # a partition in transit (released, or taken and still loading) keeps its last reported weight.
-        weights = {p: w for p, w in self.leases.last_weight.items() if 0 <= p < self._count}
-        weights.update((p, owner.weight) for p, owner in self.leases.owners.items() if owner.weight)
+        weights = {p: w for p, w in self.leases.last_weight.items() if w and 0 <= p < self._count}
         step = plan(self.node_id, self.members, self._count, held, owners, weights)
         self.target = step.target
         acquire = [p for p in step.acquire if p not in self._draining]  # a hand-over in progress ends first

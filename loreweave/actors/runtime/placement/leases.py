@@ -188,8 +188,7 @@ class PartitionLeases:
                 self.changed.set()
             return
         self.owners[partition] = owner
-        if owner.weight:
-            self.last_weight[partition] = owner.weight
+        self.last_weight[partition] = owner.weight  # 0 from a holder: its worlds are gone
         if known is None or (known.node, known.token, known.weight) != (owner.node, owner.token, owner.weight):
             self.changed.set()  # a renewal (a new revision, same owner, token and weight) changes no plan
 

@@ -149,3 +149,42 @@ def test_messages_are_built_as_nats_py_builds_them() -> None:
     assert fast._client is fast_client
     fast._client = client
     assert fast == reference
+
+
+async def test_direct_intake_takes_what_it_accepts_and_queues_the_rest_behind_it_in_order() -> None:
+    from nats.aio.subscription import Subscription
+
+    client = FastHeadersClient()
+    errors_seen: list[Exception] = []
+
+    async def on_error(error: Exception) -> None:
+        errors_seen.append(error)
+
+    async def callback(msg: object) -> None:  # never started here: queued messages stay queued
+        raise AssertionError("not run")
+
+    client._error_cb = on_error
+    sub = Subscription(client, 1, "lw.w.a.b", cb=callback, pending_msgs_limit=3)
+    client._subs[1] = sub
+    taken: list[bytes] = []
+    accepting = True
+
+    def intake(msg: object) -> bool:
+        if accepting:
+            taken.append(msg.data)  # type: ignore[attr-defined]
+        return accepting
+
+    client.deliver_directly(sub, intake)
+    headers = b"NATS/1.0\r\nNats-Msg-Id: m\r\n\r\n"
+    await client._process_msg(1, b"lw.w.a.b", b"", b"one", headers)
+    accepting = False
+    await client._process_msg(1, b"lw.w.a.b", b"", b"two", None)
+    accepting = True  # it would take these, but "two" waits in the queue: they go behind it
+    for data in (b"three", b"four", b"five"):
+        await client._process_msg(1, b"lw.w.a.b", b"", data, None)
+    assert taken == [b"one"]
+    queued = [sub._pending_queue.get_nowait() for _ in range(sub._pending_queue.qsize())]
+    assert [msg.data for msg in queued] == [b"two", b"three", b"four"]
+    assert [type(error) for error in errors_seen] == [errors.SlowConsumerError]  # "five": the queue was full
+    assert sub._pending_size == len(b"twothreefour")
+    assert (client.stats["in_msgs"], sub._received) == (5, 5)

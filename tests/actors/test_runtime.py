@@ -58,6 +58,32 @@ async def test_frames_of_one_key_are_handled_in_order_and_keys_in_parallel(bus, 
     assert max(max(active.values()), 0) == 0
 
 
+async def test_one_key_keeps_its_order_when_a_full_mailbox_sends_frames_through_the_client_queue(
+    bus, start_node, world
+) -> None:
+    # With room, a frame goes from the client's reader straight into the mailbox; without, it
+    # waits in the subscription's queue. Frames keep arriving while the queue drains, so both
+    # ways alternate; the handler must still see one key's frames in publish order, none lost.
+    seen: list[int] = []
+
+    class Tracker(Actor):
+        name = f"queued-{world}"
+
+        @on(f"lw.{world}.player.moved")
+        async def moved(self, event: PlayerMoved, ctx: Context) -> None:
+            await asyncio.sleep(random.random() / 2000)
+            seen.append(int(event.region))
+
+    node = await start_node(Tracker(), capacity=2)  # the client queues 16 at most: publish under that
+    for number in range(240):
+        if number % 6 == 0:
+            await eventually(lambda: len(seen) >= number - 8)
+        await bus.emit(PlayerMoved(player_id="p0", region=str(number)), world, source="test")
+    await eventually(lambda: len(seen) == 240)
+    assert seen == list(range(240))
+    assert node.bus.slow_consumer_drops == 0
+
+
 async def test_a_slow_key_does_not_block_other_keys(bus, start_node, world) -> None:
     fast_done = asyncio.Event()
     order: list[str] = []

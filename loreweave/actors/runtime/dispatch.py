@@ -128,6 +128,22 @@ class HandlerRunner:
             return False
         return await self.mailbox.put(self._key(frame), (self, frame, msg))
 
+    def offer_now(self, msg: Msg) -> bool:
+        """Decode a message and queue it for its key if the mailbox has room now; whether it was queued.
+
+        Anything else (a full mailbox, a frame that does not decode, a key function that raises)
+        is left to :meth:`offer`, which waits for room, dead-letters or raises.
+        """
+        mailbox = self.mailbox
+        if mailbox.free <= 0:
+            return False
+        try:
+            frame = self.bus.decode(msg.data, msg.subject)
+            key = self._key(frame)
+        except Exception:
+            return False
+        return mailbox.put_nowait(key, (self, frame, msg))
+
     async def offer_frame(self, frame: Frame, msg: Msg) -> bool:
         """Queue a frame decoded already (one decoding for every handler that takes it); whether queued."""
         return await self.mailbox.put(self._key(frame), (self, frame, msg))

@@ -59,17 +59,27 @@ class KeyedMailbox(Generic[T]):
             await self._room.wait()
         if self._closed:
             return False
+        self._enqueue(key, item)
+        return True
+
+    def put_nowait(self, key: Hashable, item: T) -> bool:
+        """Queue ``item`` behind earlier items of ``key`` if there is room now; whether it was queued."""
+        if self._held >= self._capacity or self._closed:
+            return False
+        self._enqueue(key, item)
+        return True
+
+    def _enqueue(self, key: Hashable, item: T) -> None:
         self._held += 1
         self._idle.clear()
         queue = self._queues.get(key)
         if queue is not None:
             queue.append(item)
-            return True
+            return
         self._queues[key] = deque((item,))
         worker = asyncio.create_task(self._work(key), name=f"mailbox:{key}")
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
-        return True
 
     async def _work(self, key: Hashable) -> None:
         queue = self._queues[key]

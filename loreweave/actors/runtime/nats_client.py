@@ -10,14 +10,16 @@ compares them). Status lines (``NATS/1.0 503``...) still take nats-py's own path
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from nats import errors
 from nats.aio import client as nats_client
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.protocol import command as prot_command
 from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE, Parser
 
@@ -59,6 +61,9 @@ def _name_sent(name: str) -> bytes | None:
 #: of a microsecond less than with keywords, only while that order holds.
 _MSG_FIELDS = ("_client", "subject", "reply", "data", "headers", "_metadata", "_ackd", "_sid")
 _MSG_POSITIONAL = tuple(field.name for field in dataclasses.fields(Msg)) == _MSG_FIELDS
+
+#: Takes a subscription's message as it is read, or refuses it (False) to its queue and callback.
+DirectIntake = Callable[[Msg], bool]
 
 _RECEIVED: dict[bytes, str | None] = {}
 _SENT: dict[str, bytes | None] = {}
@@ -171,6 +176,49 @@ class FastHeadersClient(Client):
     def __init__(self) -> None:
         super().__init__()
         self._ps = MessageParser(self)
+        self._direct: dict[int, DirectIntake] = {}
+
+    def deliver_directly(self, sub: Subscription, intake: DirectIntake) -> None:
+        """Offer the messages of ``sub`` (a subscription with a callback) to ``intake`` as they are read.
+
+        nats-py puts each message in the subscription's queue, for a task of its own to pass to
+        the callback: a queue hop and a task switch per message. ``intake`` runs in the reading
+        loop instead and says whether it took the message. One it refuses goes to the queue and
+        the callback as nats-py does it (pending limits and slow-consumer errors included), and
+        so does every message while that queue holds any. An intake that must keep the order of
+        messages also refuses while the callback still holds one.
+        """
+        self._direct[sub._id] = intake
+
+    async def _process_msg(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: Optional[bytes]
+    ) -> None:
+        intake = self._direct.get(sid)
+        if intake is None:
+            return await super()._process_msg(sid, subject, reply, data, headers)  # type: ignore[arg-type]
+        sub = self._subs.get(sid)
+        if sub is None or not sub._pending_queue.empty() or sub._max_msgs or sub._jsi or sub._future:
+            if sub is None:
+                del self._direct[sid]
+            return await super()._process_msg(sid, subject, reply, data, headers)  # type: ignore[arg-type]
+        # What nats-py's _process_msg does for a message of a plain subscription with a callback.
+        payload_size = len(data)
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += payload_size
+        sub._received += 1
+        msg = self._build_message(sid, subject, reply, data, await self._process_headers(headers))
+        if intake(msg):
+            return
+        sub._pending_size += payload_size
+        if sub._pending_bytes_limit > 0 and sub._pending_size >= sub._pending_bytes_limit:
+            sub._pending_size -= payload_size
+        else:
+            try:
+                sub._pending_queue.put_nowait(msg)
+                return
+            except asyncio.QueueFull:
+                sub._pending_size -= payload_size
+        await self._error_cb(errors.SlowConsumerError(subject=msg.subject, reply=msg.reply, sid=sid, sub=sub))
 
     def _build_message(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: Optional[Dict[str, str]]

@@ -212,29 +212,43 @@ class ActorNode:
         # its handlers with overlapping patterns each still get every frame. Exclusive actors
         # get every frame on every node, and only the node running the actor takes it.
         queue = "" if self.exclusive else _DURABLE_UNSAFE.sub("_", f"{actor.name}.{spec.method}.{spec.pattern}")
-        sub = await self.bus.nc.subscribe(
-            spec.pattern, queue=queue, cb=self._intake(runner), pending_msgs_limit=self.capacity * 8
-        )
+        take, direct = self._intake(runner)
+        sub = await self.bus.nc.subscribe(spec.pattern, queue=queue, cb=take, pending_msgs_limit=self.capacity * 8)
+        deliver_directly = getattr(self.bus.nc, "deliver_directly", None)
+        if direct is not None and deliver_directly is not None:
+            deliver_directly(sub, direct)
         self._subscriptions.append(sub)
         self._sub_runners[id(sub)] = runner
 
-    def _intake(self, runner: HandlerRunner) -> Callable[[Msg], Awaitable[None]]:
-        """The callback of a core subscription: offer to the runner until the node stops for good."""
+    def _intake(self, runner: HandlerRunner) -> tuple[Callable[[Msg], Awaitable[None]], Callable[[Msg], bool] | None]:
+        """A core subscription's callback, offering to the runner until the node stops for good, and
+        (not for world-placed actors) its direct intake, taking a message from the client's reading
+        loop straight into the mailbox when that needs no wait."""
 
         world_placed = runner.actor.name in self._world_placed
+        busy = 0
 
         async def take(msg: Msg) -> None:
-            if self._intake_open:
-                if world_placed:
-                    if self.worlds is not None:  # before it starts, the takeover's replay covers the frame
-                        await self.worlds.admit(runner, msg)
-                elif self._active(runner.actor):
-                    await runner.offer(msg)
-                return
-            self._dropped_on_stop += 1
-            self.instruments.dropped.add(1, _drop_attributes(runner, "stopping"))
+            nonlocal busy
+            busy += 1
+            try:
+                if self._intake_open:
+                    if world_placed:
+                        if self.worlds is not None:  # before it starts, the takeover's replay covers the frame
+                            await self.worlds.admit(runner, msg)
+                    elif self._active(runner.actor):
+                        await runner.offer(msg)
+                    return
+                self._dropped_on_stop += 1
+                self.instruments.dropped.add(1, _drop_attributes(runner, "stopping"))
+            finally:
+                busy -= 1
 
-        return take
+        def direct(msg: Msg) -> bool:
+            # Not while the callback holds a message (waiting for room): this one would pass it.
+            return not busy and self._intake_open and self._active(runner.actor) and runner.offer_now(msg)
+
+        return take, None if world_placed else direct
 
     def _dropped(self, sub: Subscription | None) -> None:
         """Count a frame the NATS client dropped because a subscription of this node fell behind."""

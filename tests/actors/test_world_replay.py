@@ -11,11 +11,12 @@ import msgpack
 from pydantic import BaseModel, Field
 
 from loreweave.actors.base import GameActor
-from loreweave.actors.runtime import Context, frame_for, on, world_placement
+from loreweave.actors.runtime import ActorNode, Bus, Context, frame_for, on, world_placement
+from loreweave.protocol import frame_headers
 from loreweave.schemas import WorldFlagSet
 
 from .conftest import eventually
-from .test_exclusive import PARTITIONS, placed_node, stop_all
+from .test_exclusive import PARTITIONS, placed_node, settings_for, stop_all
 
 
 class TallyWorld(BaseModel):
@@ -115,5 +116,40 @@ async def test_a_snapshot_from_before_the_stream_was_made_anew_does_not_hold_new
         await bus.publish(frame_for(WorldFlagSet(flag="new", value=True), world, "test"), durable=True)
         await eventually(lambda: flags(actor, world) == ["old", "new"], timeout=10,
                          message="a new frame is applied, not skipped as if in the snapshot")
+    finally:
+        await stop_all([node])
+
+
+class Ordered(GameActor[TallyState]):
+    """Appends each flag of a world in the order the world's frames came, slowly."""
+
+    name = "ordered"
+
+    def __init__(self) -> None:
+        super().__init__(TallyState())
+
+    @on("lw.*.world.flag_set", key=lambda frame: frame.world)
+    async def flag_set(self, event: WorldFlagSet, ctx: Context) -> None:
+        await asyncio.sleep(0.001)
+        self.state.worlds.setdefault(ctx.frame.world, TallyWorld()).flags.append(event.flag)
+
+
+async def test_a_burst_into_full_mailboxes_keeps_every_frame_in_order(nats_server_url, bus, world, database) -> None:
+    # Frames go from the client's reader straight into the mailbox while it has room; a full one sends
+    # the rest through the subscription's queue, which must not let a later frame pass an earlier one.
+    actor = Ordered()
+    node = ActorNode(await Bus.connect(nats_server_url, name="small-mailboxes"), [actor], database=database,
+                     exclusive=settings_for(world), capacity=4, drain_timeout_s=5)
+    await node.start()
+    try:
+        sent = [f"f{index}" for index in range(300)]
+        acks = []
+        for name in sent:  # all at once: they reach the node in few reads, far faster than it handles them
+            frame = frame_for(WorldFlagSet(flag=name, value=True), world, "test")
+            acks.append(await bus.js.publish_async(frame.subject, bus.encode(frame), headers=frame_headers(frame)))
+        await asyncio.gather(*acks)
+        await eventually(lambda: len(flags(actor, world)) >= len(sent), timeout=20,
+                         message="every frame of the burst is applied")
+        assert flags(actor, world) == sent
     finally:
         await stop_all([node])

@@ -188,3 +188,34 @@ async def test_direct_intake_takes_what_it_accepts_and_queues_the_rest_behind_it
     assert [type(error) for error in errors_seen] == [errors.SlowConsumerError]  # "five": the queue was full
     assert sub._pending_size == len(b"twothreefour")
     assert (client.stats["in_msgs"], sub._received) == (5, 5)
+
+
+@given(RAW_LINES)
+def test_a_directly_taken_message_reads_its_headers_as_nats_py_does(lines: list[bytes]) -> None:
+    from nats.aio.subscription import Subscription
+
+    block = b"NATS/1.0\r\n" + b"".join(line.replace(b"\r", b"") + b"\r\n" for line in lines) + b"\r\n"
+
+    async def both() -> tuple[object, object, object]:
+        client, reference = FastHeadersClient(), Client()
+        taken: list[object] = []
+
+        async def callback(msg: object) -> None:
+            raise AssertionError("not run")
+
+        sub = Subscription(client, 1, "lw.w.a.b", cb=callback)
+        client._subs[1] = sub
+        client.deliver_directly(sub, lambda msg: taken.append(msg) is None)
+        for headers in (block, b"NATS/1.0 503\r\n\r\n", None):
+            await client._process_msg(1, b"lw.w.a.b", b"_INBOX.r", b"data", headers)
+        expected = [
+            reference._build_message(1, b"lw.w.a.b", b"_INBOX.r", b"data", await reference._process_headers(headers))
+            for headers in (block, b"NATS/1.0 503\r\n\r\n", None)
+        ]
+        return taken, expected, client
+
+    taken, expected, client = asyncio.run(both())
+    for msg, reference in zip(taken, expected, strict=True):  # type: ignore[call-overload]
+        assert (msg.subject, msg.reply, msg.data, msg.headers, msg._sid, msg._client) == (
+            reference.subject, reference.reply, reference.data, reference.headers, reference._sid, client
+        )

@@ -219,3 +219,34 @@ def test_a_directly_taken_message_reads_its_headers_as_nats_py_does(lines: list[
         assert (msg.subject, msg.reply, msg.data, msg.headers, msg._sid, msg._client) == (
             reference.subject, reference.reply, reference.data, reference.headers, reference._sid, client
         )
+
+
+TRACED_LINES = st.lists(
+    st.one_of(
+        st.sampled_from([
+            b"Nats-Msg-Id: 01JB8Z3V9X2Q4R5S6T7U8V9W0X", b"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            b" traceparent :00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", b"Traceparent: 00-ab-cd-01",
+            b"x-traceparent: v", b"tracestate: k=v", b"no colon", b"",
+        ]),
+        st.binary(max_size=20),
+    ),
+    max_size=5,
+)
+
+
+@given(TRACED_LINES)
+def test_a_directly_taken_message_gives_the_trace_context_its_headers_give(lines: list[bytes]) -> None:
+    from opentelemetry import trace
+
+    from loreweave.actors.runtime.nats_client import LazyHeadersMsg, trace_headers
+    from loreweave.protocol import trace_context
+
+    block = b"\r\n".join(line.replace(b"\r", b"").replace(b"\n", b"") for line in lines) + b"\r\n\r\n"
+    msg = LazyHeadersMsg(None, "lw.w.a.b", "", b"data", None, None, False, 1)  # type: ignore[arg-type]
+    msg._raw_headers = block
+    expected = trace_context(Client._parse_header_lines(block) or None)
+    got = trace_context(trace_headers(msg))
+    assert trace.get_current_span(got).get_span_context() == trace.get_current_span(expected).get_span_context()
+    assert got.keys() == expected.keys()
+    if b"traceparent" not in block:  # nothing to find: the block is still unread
+        assert msg._raw_headers is block

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -14,13 +15,14 @@ from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     Decision,
     ParentBased,
+    ParentBasedTraceIdRatio,
     Sampler,
     SamplingResult,
     TraceIdRatioBased,
 )
 from opentelemetry.trace import SpanKind
 
-from loreweave.actors.runtime.spans import span_starter
+from loreweave.actors.runtime.spans import PredrawnIds, span_starter
 from loreweave.protocol import trace_context
 
 NAME = "bench.moved"
@@ -65,11 +67,16 @@ def remote_parent(sampled: bool, number: int) -> otel_context.Context:
     return trace_context({"traceparent": f"00-{number + 1:032x}-{number + 7:016x}-{flags}"})
 
 
-def test_roots_and_sampled_parents_come_out_as_the_sdks_own() -> None:
-    sampler = ParentBased(TraceIdRatioBased(0.3))
+@pytest.mark.parametrize(
+    "sampler",
+    [ParentBased(TraceIdRatioBased(0.3)), ParentBasedTraceIdRatio(0.3), TraceIdRatioBased(0.3)],
+    ids=["ParentBased(TraceIdRatioBased)", "ParentBasedTraceIdRatio", "TraceIdRatioBased"],
+)
+def test_roots_and_sampled_parents_come_out_as_the_sdks_own(sampler: Sampler) -> None:
     sdk_tracer, sdk_spans = provider(sampler)
     fast_tracer, fast_spans = provider(sampler)
     start = span_starter(fast_tracer, NAME)
+    assert isinstance(fast_tracer.id_generator, PredrawnIds)  # type: ignore[attr-defined]  # decided first
     sampled_roots = 0
     for number in range(400):
         parent = remote_parent(True, number) if number % 4 == 0 else otel_context.Context()
@@ -139,3 +146,15 @@ def test_a_sampler_of_its_own_is_asked_once_per_span_by_the_sdk() -> None:
         span.end()
     assert sampler.calls == 50
     assert 0 < len(spans.get_finished_spans()) < 50
+
+
+def test_the_sampler_the_environment_configures_is_decided_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` gives the SDK's subclass: same path."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.05")
+    tracer = TracerProvider(id_generator=SeededIds(1)).get_tracer("loreweave")
+    assert type(tracer.sampler) is ParentBasedTraceIdRatio  # type: ignore[attr-defined]
+    start = span_starter(tracer, NAME)
+    assert isinstance(tracer.id_generator, PredrawnIds)  # type: ignore[attr-defined]
+    spans = [start(otel_context.Context(), attributes(number))[0] for number in range(2000)]
+    assert 50 < sum(span.is_recording() for span in spans) < 150  # 5% of the roots

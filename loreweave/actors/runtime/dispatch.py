@@ -15,6 +15,7 @@ from opentelemetry.trace import Status, StatusCode
 from loreweave.actors.runtime.actor import Actor, Context, HandlerSpec
 from loreweave.actors.runtime.bus import Bus
 from loreweave.actors.runtime.mailbox import KeyedMailbox
+from loreweave.actors.runtime.nats_client import trace_headers
 from loreweave.actors.runtime.spans import span_starter
 from loreweave.actors.runtime.telemetry import HANDLER_DURATION_EVERY, RuntimeInstruments, tracer
 from loreweave.protocol import SYSTEM_WORLD, Frame, FrameError, LoreweaveError, peek_ids, trace_context
@@ -170,7 +171,7 @@ class HandlerRunner:
         token = None
         if self._start_span is not None:
             span, current = self._start_span(
-                trace_context(msg.headers), {"messaging.destination.name": msg.subject, "lw.frame_id": frame.id}
+                trace_context(trace_headers(msg)), {"messaging.destination.name": msg.subject, "lw.frame_id": frame.id}
             )
             token = otel_context.attach(current)
         timed = self._untimed == 0

@@ -137,6 +137,23 @@ class LazyHeadersMsg(Msg):
         self._parsed_headers = value
 
 
+_TRACEPARENT = b"traceparent"
+
+
+def trace_headers(msg: Msg) -> Optional[Dict[str, str]]:
+    """``msg.headers`` where they may carry a ``traceparent``, else None (the trace context is empty).
+
+    A message taken straight into a mailbox has its header block unread; most frames carry no
+    trace context, and looking for the name in the raw block spares reading it (~1 µs per frame
+    with tracing on). A block without those bytes cannot give a ``traceparent`` header.
+    """
+    if type(msg) is LazyHeadersMsg:
+        raw = msg._raw_headers
+        if raw is not None and _TRACEPARENT not in raw:
+            return None
+    return msg.headers
+
+
 class MessageParser(Parser):
     """nats-py's protocol parser, taking each complete ``MSG`` or ``HMSG`` at the head of the buffer in one step.
 

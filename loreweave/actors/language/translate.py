@@ -8,7 +8,9 @@ Lore terms (places, people, factions) are masked before translating and restored
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,6 +19,9 @@ from loreweave.actors.language.phrasebooks import PHRASEBOOKS
 _TOKEN = re.compile(r"\w[\w'-]*|\s+|[^\w\s]")
 _MASK_BASE = 0xE000  # private-use characters: never words, never in real text
 MAX_PHRASE_WORDS = 4
+#: Translations a :class:`PhrasebookTranslator` remembers: narrative and NPC lines repeat, and
+#: each is localised once per locale present, so most calls are for a text already translated.
+CACHED_TRANSLATIONS = 4096
 
 
 @dataclass(frozen=True)
@@ -50,16 +55,34 @@ class PhrasebookTranslator:
 
     def __init__(self, phrasebooks: Mapping[str, Mapping[str, str]] = PHRASEBOOKS) -> None:
         self.phrasebooks = {base_locale(locale): dict(book) for locale, book in phrasebooks.items()}
+        self._recent: OrderedDict[tuple[str, str, tuple[str, ...]], Translation] = OrderedDict()
 
     def supports(self, locale: str) -> bool:
         """Whether a phrasebook exists for the locale's language."""
         return base_locale(locale) in self.phrasebooks
 
     async def translate(self, text: str, locale: str, glossary: Sequence[str]) -> Translation:
-        """Translate word by word (phrases first), keeping glossary terms verbatim."""
-        book = self.phrasebooks.get(base_locale(locale))
+        """Translate word by word (phrases first), keeping glossary terms verbatim.
+
+        The result is a function of its arguments: the last :data:`CACHED_TRANSLATIONS` are kept.
+        """
+        language = base_locale(locale)
+        book = self.phrasebooks.get(language)
         if book is None:
             return Translation(text, 0.0)
+        key = (text, language, tuple(glossary))
+        found = self._recent.get(key)
+        if found is not None:
+            self._recent.move_to_end(key)
+            return found
+        result = self._translate(text, book, glossary)
+        self._recent[key] = result
+        if len(self._recent) > CACHED_TRANSLATIONS:
+            self._recent.popitem(last=False)
+        return result
+
+    @staticmethod
+    def _translate(text: str, book: Mapping[str, str], glossary: Sequence[str]) -> Translation:
         masked, kept = _mask(text, glossary)
         tokens = _TOKEN.findall(masked)
         out: list[str] = []
@@ -107,10 +130,16 @@ def _longest(tokens: list[str], start: int, book: Mapping[str, str]) -> tuple[st
     return best
 
 
+@lru_cache(maxsize=64)
+def _term_patterns(glossary: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The glossary's terms, longest first, each with the pattern that finds it as a whole word."""
+    terms = sorted({t for t in glossary if t.strip()}, key=len, reverse=True)
+    return tuple((term, re.compile(rf"(?<!\w){re.escape(term)}(?!\w)")) for term in terms)
+
+
 def _mask(text: str, glossary: Sequence[str]) -> tuple[str, list[str]]:
     kept: list[str] = []
-    for term in sorted({t for t in glossary if t.strip()}, key=len, reverse=True):
-        pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)")
+    for term, pattern in _term_patterns(tuple(glossary)):
         if pattern.search(text):
             text = pattern.sub(chr(_MASK_BASE + len(kept)), text)
             kept.append(term)

@@ -30,6 +30,17 @@ async def test_phrasebook_keeps_glossary_terms() -> None:
     assert translator.supports("es-MX") and not translator.supports("ja")
 
 
+async def test_a_remembered_translation_still_follows_the_glossary_and_the_language() -> None:
+    translator = PhrasebookTranslator()
+    line = "A storm breaks over The Mirewood."
+    first = await translator.translate(line, "fr", ["The Mirewood"])
+    assert await translator.translate(line, "fr-CA", ["The Mirewood"]) is first  # same language: remembered
+    unprotected = await translator.translate(line, "fr", [])
+    assert unprotected.protected == () and unprotected.text != first.text
+    assert (await translator.translate(line, "de", ["The Mirewood"])).text.startswith("Ein Sturm")
+    assert (await translator.translate(line, "fr", ["The Mirewood"])).text == first.text
+
+
 async def test_lines_and_narrative_reach_each_locale(bus, start_node, world, frames) -> None:
     actor = Language(glossary=["Drowned Mother"])
     await start_node(actor)

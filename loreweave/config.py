@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset starts an embedded PostgreSQL (pgserver)."
     )
+    database_pool_size: int = Field(
+        default=10, ge=2, le=1000,
+        description="Most PostgreSQL connections a process keeps open: each persistent actor holds one while "
+        "its batches keep coming, requests and snapshots share the rest.",
+    )
     data_dir: Path = Field(
         default=Path(".loreweave"), description="Directory for embedded servers' data."
     )

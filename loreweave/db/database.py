@@ -69,7 +69,7 @@ class Database:
 async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Database]:
     """The configured database (or an embedded one) for the block, migrated and pooled."""
     async with database_dsn(settings) as dsn:
-        async with await Database.open(dsn, migrate=migrate) as database:
+        async with await Database.open(dsn, migrate=migrate, max_size=settings.database_pool_size) as database:
             yield database
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from loreweave.config import load_settings
+from loreweave.protocol.errors import ConfigError
 from loreweave.db import Database, JournalEntry, claim_frame, open_database
 from loreweave.protocol.frame import Frame
 
@@ -25,3 +27,12 @@ async def test_open_migrates_and_state_survives_a_reopen(fresh_dsn: str, needs_v
         assert snapshot is not None and (snapshot.state, snapshot.stream_seq) == (b"rain", 7)
         assert await reopened.state.is_processed("weather", frame.id)
         assert await reopened.journal.get(frame.id) == JournalEntry.from_frame(frame)
+
+
+async def test_the_pool_holds_as_many_connections_as_configured(fresh_dsn: str, needs_vector: None) -> None:
+    settings = load_settings({"LOREWEAVE_DATABASE_URL": fresh_dsn, "LOREWEAVE_DATABASE_POOL_SIZE": "3"})
+    async with open_database(settings) as database:
+        assert database.pool.get_max_size() == 3
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"LOREWEAVE_DATABASE_POOL_SIZE": "1"})
+    assert "LOREWEAVE_DATABASE_POOL_SIZE" in str(refused.value)

@@ -52,6 +52,10 @@ class _Wire(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _WIRE = msgspec.msgpack.Decoder(_Wire)
+#: Encodes frames whose payload came from ``to_wire`` (JSON's types only): 3-4x faster than
+#: ``msgpack.packb`` and byte for byte the same. Any other payload keeps msgpack, which refuses
+#: what MessagePack has no type for (msgspec would write a set as an array, a datetime as text).
+_ENCODER = msgspec.msgpack.Encoder()
 
 
 class PayloadSchema(Protocol):
@@ -72,6 +76,8 @@ def encode_frame(frame: Frame, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> byte
     Raises:
         FrameError: if a field has the wrong type or the frame exceeds ``max_bytes``.
     """
+    payload = frame.payload
+    to_wire = getattr(payload, "to_wire", None)
     wire = {
         "version": frame.version,
         "type": frame.type,
@@ -81,11 +87,11 @@ def encode_frame(frame: Frame, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> byte
         "source": frame.source,
         "correlation_id": frame.correlation_id,
         "causation_id": frame.causation_id,
-        "payload": _wire_payload(frame.payload),
+        "payload": payload if to_wire is None else to_wire(),
     }
     _check_envelope(wire)
     try:
-        data = msgpack.packb(wire, use_bin_type=True)
+        data = msgpack.packb(wire, use_bin_type=True) if to_wire is None else _ENCODER.encode(wire)
     except (TypeError, ValueError, OverflowError) as exc:
         raise FrameError("payload", f"cannot be encoded as MessagePack: {exc}") from None
     if len(data) > max_bytes:

@@ -24,8 +24,13 @@ class Event(BaseModel):
     KEY: ClassVar[str | None] = None
 
     def to_wire(self) -> dict[str, Any]:
-        """The payload as plain MessagePack-able values, unknown fields included."""
-        return self.model_dump(mode="json")
+        """The payload as plain MessagePack-able values, unknown fields included.
+
+        Only JSON's types (str, int, float, bool, None, lists and string-keyed maps): the codec
+        encodes them with msgspec, which would also take sets or datetimes that MessagePack has no type for.
+        """
+        # model_dump(mode="json") with its defaults, less its Python-level argument handling.
+        return self.__pydantic_serializer__.to_python(self, mode="json")  # type: ignore[no-any-return]
 
     @property
     def key(self) -> str | None:

@@ -16,7 +16,8 @@ quest.progressed) encoded by today's codec is decoded:
   joined regex over version, type, ids and world.
 
 Both msgspec decoders must agree with today's on which of a set of bad frames they refuse.
-It prints µs per frame (best of ``--rounds``) and the ratios, then encoding, and the simulated
+It prints µs per frame (best of ``--rounds``) and the ratios, then encoding (today's against
+the msgpack path it replaced, same bytes, and a msgspec Struct), and the simulated
 game server's pre-encoded frames (:mod:`loreweave.simulate.frames`) against typed frame + encode.
 The schema layer is not changed: the Structs here mirror four events for the measurement only.
 Not mirrored: pydantic keeps unknown payload fields of a newer minor version; msgspec drops them.
@@ -38,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from loreweave.actors.runtime import frame_for  # noqa: E402
 from loreweave.protocol import FrameError, decode_frame, encode_frame  # noqa: E402
-from loreweave.protocol.codec import MAX_TS_US, _decode_map  # noqa: E402
+from loreweave.protocol.codec import MAX_TS_US, _check_envelope, _decode_map  # noqa: E402
 from loreweave.protocol.subjects import RESERVED_WORLDS  # noqa: E402
 from loreweave.schemas import NpcSaid, PlayerMoved, PlayerSpoke, QuestProgressed, registry  # noqa: E402
 from loreweave.simulate.frames import FrameTemplate  # noqa: E402
@@ -162,6 +163,17 @@ def bad_frames(good: bytes) -> list[bytes]:
     ]
 
 
+def encode_frame_before(frame: Any) -> bytes:
+    """``encode_frame`` before typed payloads took msgspec: ``model_dump(mode="json")`` and ``msgpack.packb``."""
+    import msgpack
+
+    wire = {"version": frame.version, "type": frame.type, "id": frame.id, "ts": frame.ts, "world": frame.world,
+            "source": frame.source, "correlation_id": frame.correlation_id, "causation_id": frame.causation_id,
+            "payload": frame.payload.model_dump(mode="json")}
+    _check_envelope(wire)
+    return msgpack.packb(wire, use_bin_type=True)
+
+
 def per_frame_us(decode: Callable[[bytes], Any], frames: list[bytes], total: int, rounds: int) -> float:
     batch = (frames * (total // len(frames) + 1))[:total]
     best = float("inf")
@@ -211,9 +223,13 @@ def main() -> None:
     structs = [decoders["msgspec, one pass"](data) for data in frames]
     encoder = msgspec.msgpack.Encoder()
     encode_today = per_frame_us(lambda frame: encode_frame(frame), typed, args.frames, args.rounds)  # type: ignore[arg-type]
+    encode_before = per_frame_us(encode_frame_before, typed, args.frames, args.rounds)  # type: ignore[arg-type]
     encode_msgspec = per_frame_us(encoder.encode, structs, args.frames, args.rounds)  # type: ignore[arg-type]
+    assert all(encode_frame(frame) == encode_frame_before(frame) for frame in typed)
     print("encode")
     print(f"  encode_frame (today)         {encode_today:6.2f} µs/frame")
+    print(f"  msgpack.packb (before)       {encode_before:6.2f} µs/frame   before/today {encode_before / encode_today:5.2f}x"
+          " (the same bytes)")
     print(f"  msgspec Encoder              {encode_msgspec:6.2f} µs/frame   today/this {encode_today / encode_msgspec:5.2f}x")
     assert all(msgpack.unpackb(encoder.encode(s)) == msgpack.unpackb(d) for s, d in zip(structs, frames))
 

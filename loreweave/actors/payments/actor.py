@@ -235,24 +235,28 @@ class Payments(GameActor[PaymentsState]):
     async def purchase(self, event: PaymentPurchase, ctx: Context) -> PaymentReceipt:
         """Charge for an item once per key; grant the entitlement on success."""
         self._provider()
-        world, pool = ctx.frame.world, self.database.pool
+        world = ctx.frame.world
         key = f"{world}:{event.purchase_key}"
-        intent, created = await ledger.find_intent(pool, key), False
-        if intent is None:
-            price = self.catalog.get(event.sku)
-            if price is None:
-                raise LoreweaveError("sku", f"unknown item {event.sku!r} (known: {', '.join(sorted(self.catalog))})")
-            intent, created = await ledger.open_intent(pool, NewIntent(
-                idempotency_key=key, purchase_id=purchase_id_for(world, event.purchase_key), world=world,
-                player=event.player_id, sku=event.sku, quantity=event.quantity,
-                amount_minor=price.amount_cents * event.quantity, currency=price.currency,
-                payment_method=event.payment_method,
-            ))
-        if (intent.player, intent.sku, intent.quantity) != (event.player_id, event.sku, event.quantity):
-            raise LoreweaveError("purchase_key", "was already used for a different purchase")
+        # One pooled connection for the reads and writes before the charge (each its own
+        # statement, as before): under load every acquisition waits its turn in the pool.
+        async with self.database.pool.acquire() as conn:
+            intent, created = await ledger.find_intent(conn, key), False
+            if intent is None:
+                price = self.catalog.get(event.sku)
+                if price is None:
+                    raise LoreweaveError(
+                        "sku", f"unknown item {event.sku!r} (known: {', '.join(sorted(self.catalog))})")
+                intent, created = await ledger.open_intent(conn, NewIntent(
+                    idempotency_key=key, purchase_id=purchase_id_for(world, event.purchase_key), world=world,
+                    player=event.player_id, sku=event.sku, quantity=event.quantity,
+                    amount_minor=price.amount_cents * event.quantity, currency=price.currency,
+                    payment_method=event.payment_method,
+                ))
+            if (intent.player, intent.sku, intent.quantity) != (event.player_id, event.sku, event.quantity):
+                raise LoreweaveError("purchase_key", "was already used for a different purchase")
+            if intent.status == "pending" and not created:  # a new intent carries this payment method already
+                await ledger.retry_intent(conn, intent.intent_id, event.payment_method)
         if intent.status == "pending":  # new, or left by an outage or a crash: ask the provider (same key)
-            if not created:  # a new intent carries this payment method already
-                await ledger.retry_intent(pool, intent.intent_id, event.payment_method)
             intent, settled = await self._settle(intent, event.payment_method, ctx)
             return self._receipt(intent, replayed=not settled)
         if not intent.announced:  # settled by an older version, whose crash came before its events went out

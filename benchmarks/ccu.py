@@ -7,7 +7,8 @@ pre-encoded frames, its own frames not echoed back), and its CPU is reported nex
 actors' and the nats-server's, so a run shows whether the game server was the bottleneck.
 Each player acts about once per ``--think`` seconds (move, talk, quest, buy) and sends a
 heartbeat every 3 s. The reaction latency is from publishing a frame to seeing the first frame
-an actor emitted because of it. Stops at the first count over the target.
+an actor emitted because of it; the game server's requests (quest accept and journal, purchases)
+are timed apart, round trip. Stops at the first count over the target.
 
 Each level's figures are appended to ``benchmarks/results/ccu.csv`` under ``--label``, and
 ``benchmarks/results/ccu.png`` plots p50 and p99 against players for every label there
@@ -47,7 +48,7 @@ from loreweave.schemas import SettingsGet  # noqa: E402
 TARGET_P99_MS = 100.0
 RESULTS = REPO / "benchmarks" / "results"
 COLUMNS = ("label", "date", "players", "p50_ms", "p95_ms", "p99_ms", "events_per_s", "errors",
-           "game_server_cpu", "actors_cpu", "nats_cpu", "box_busy", "postgres_cpu")
+           "game_server_cpu", "actors_cpu", "nats_cpu", "box_busy", "postgres_cpu", "request_p50_ms", "request_p99_ms")
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Level:
     nats_cpu: float
     box_busy: float
     postgres_cpu: float
+    request_p50_ms: float = math.nan
+    request_p99_ms: float = math.nan
 
     @property
     def game_server_share(self) -> float:
@@ -143,10 +146,10 @@ async def play_level(env: dict[str, str], args: argparse.Namespace, players: int
     busy_before = sum(before[2]) - before[2].idle - getattr(before[2], "iowait", 0.0)
     busy_after = sum(box) - box.idle - getattr(box, "iowait", 0.0)
     cores = psutil.cpu_count() or 1
-    latency = report["latency_ms"]
+    latency, requests = report["latency_ms"], report["request_ms"]
 
-    def ms(key: str) -> float:
-        return math.nan if latency[key] is None else float(latency[key])
+    def ms(key: str, figures: dict[str, Any] = latency) -> float:
+        return math.nan if figures[key] is None else float(figures[key])
 
     return Level(
         players=players, p50_ms=ms("p50"), p95_ms=ms("p95"), p99_ms=ms("p99"),
@@ -155,6 +158,7 @@ async def play_level(env: dict[str, str], args: argparse.Namespace, players: int
         actors_cpu=(actors.read() - before[0]) / wall, nats_cpu=(nats.read() - before[1]) / wall,
         box_busy=(busy_after - busy_before) / (sum(box) - sum(before[2])) * cores if sum(box) > sum(before[2]) else 0.0,
         postgres_cpu=(postgres.read() - before[3]) / wall,
+        request_p50_ms=ms("p50", requests), request_p99_ms=ms("p99", requests),
     )
 
 
@@ -183,6 +187,7 @@ async def run(args: argparse.Namespace, levels: list[int]) -> list[Level]:
                 results.append(level)
                 print(f"{players:>5} players: reaction p50 {level.p50_ms:6.1f} ms  p99 {level.p99_ms:7.1f} ms,"
                       f" {level.events_per_s:6.0f} events/s, errors {level.errors};"
+                      f" requests p50 {level.request_p50_ms:.0f} / p99 {level.request_p99_ms:.0f} ms;"
                       f" CPU (cores): actors {level.actors_cpu:.2f}, game server {level.game_server_cpu:.2f}"
                       f" ({level.game_server_share:.0%} of the four), nats {level.nats_cpu:.2f},"
                       f" postgres {level.postgres_cpu:.2f},"
@@ -221,7 +226,8 @@ def save(results: list[Level], label: str, directory: Path) -> list[dict[str, st
         for r in results:
             writer.writerow([label, date, r.players, f"{r.p50_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.p99_ms:.1f}",
                              f"{r.events_per_s:.0f}", r.errors, f"{r.game_server_cpu:.2f}", f"{r.actors_cpu:.2f}",
-                             f"{r.nats_cpu:.2f}", f"{r.box_busy:.2f}", f"{r.postgres_cpu:.2f}"])
+                             f"{r.nats_cpu:.2f}", f"{r.box_busy:.2f}", f"{r.postgres_cpu:.2f}",
+                             f"{r.request_p50_ms:.1f}", f"{r.request_p99_ms:.1f}"])
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -272,10 +278,11 @@ def main() -> None:
     results = asyncio.run(run(args, levels))
     print(f"CCU benchmark ({psutil.cpu_count()} CPUs, {args.seconds:g} s per level, 1 action per {args.think:g} s"
           f" per player), run took {time.monotonic() - started:.0f} s")
-    print(f"{'players':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'events/s':>9} {'game server CPU':>16}")
+    print(f"{'players':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'events/s':>9} {'game server CPU':>16}"
+          f" {'request p50/p99 ms':>19}")
     for r in results:
         print(f"{r.players:>8} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.p99_ms:>8.1f} {r.events_per_s:>9.0f}"
-              f" {r.game_server_cpu:>9.2f} ({r.game_server_share:.0%})")
+              f" {r.game_server_cpu:>9.2f} ({r.game_server_share:.0%}) {r.request_p50_ms:>9.0f} / {r.request_p99_ms:<7.0f}")
     passing = [r for r in results if r.p99_ms < TARGET_P99_MS]
     if passing:
         best = max(passing, key=lambda r: r.players)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
@@ -18,6 +20,10 @@ from loreweave.protocol.subjects import check_world
 
 if TYPE_CHECKING:
     from loreweave.config import Settings
+
+logger = logging.getLogger(__name__)
+#: How long :meth:`Database.close` waits for connections still in use before it closes them.
+CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -54,9 +60,17 @@ class Database:
         pool = await create_pool(dsn, min_size=min_size, max_size=max_size, timeout=timeout, schema=schema)
         return cls(pool=pool, state=StateStore(pool), journal=Journal(pool))
 
-    async def close(self) -> None:
-        """Close the pool's connections (waits for those in use to be released)."""
-        await self.pool.close()
+    async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Close the pool's connections: wait up to ``timeout_s`` for those in use, then terminate them.
+
+        A connection that is never given back (a task still running on it) cannot keep a
+        stopping process from ending: asyncpg's own ``close`` would wait for it forever.
+        """
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout_s)
+        except asyncio.TimeoutError:
+            logger.warning("database: connections still in use %gs after closing began; terminating them", timeout_s)
+            self.pool.terminate()
 
     async def __aenter__(self) -> Database:
         return self

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import numpy as np
 import pytest
 
@@ -36,3 +39,11 @@ async def test_the_pool_holds_as_many_connections_as_configured(fresh_dsn: str, 
     with pytest.raises(ConfigError) as refused:
         load_settings({"LOREWEAVE_DATABASE_POOL_SIZE": "1"})
     assert "LOREWEAVE_DATABASE_POOL_SIZE" in str(refused.value)
+
+
+async def test_closing_ends_even_when_a_connection_is_never_given_back(fresh_dsn: str, needs_vector: None) -> None:
+    database = await Database.open(fresh_dsn)
+    held = await database.pool.acquire()  # a task that never releases it
+    await asyncio.wait_for(database.close(timeout_s=0.5), 10)  # asyncpg's close alone waits forever
+    with pytest.raises(asyncpg.InterfaceError):
+        await held.fetchval("SELECT 1")

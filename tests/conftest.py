@@ -61,9 +61,10 @@ NodeFactory = Callable[..., Awaitable[ActorNode]]
 
 
 @pytest.fixture
-async def start_node(nats_server_url: str) -> AsyncIterator[NodeFactory]:
+async def start_node(nats_server_url: str, request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory]:
     """Start actor nodes on their own connections; all are stopped after the test."""
     nodes: list[ActorNode] = []
+    request.node.stash[RUNNING_NODES] = nodes
 
     async def start(*actors: Actor, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, **options: Any) -> ActorNode:
         node_bus = await Bus.connect(nats_server_url, name="test-node", max_frame_bytes=max_frame_bytes)
@@ -73,8 +74,17 @@ async def start_node(nats_server_url: str) -> AsyncIterator[NodeFactory]:
         return node
 
     yield start
-    for node in nodes:
-        await node.stop()
+    await stop_nodes(nodes)
+
+
+#: The nodes a test started, for the fixtures torn down before ``start_node`` (see ``database``).
+RUNNING_NODES = pytest.StashKey[list[ActorNode]]()
+
+
+async def stop_nodes(nodes: list[ActorNode]) -> None:
+    """Stop the nodes in the order they started, each once."""
+    while nodes:
+        await nodes.pop(0).stop()
 
 
 @pytest.fixture(scope="session")
@@ -128,10 +138,13 @@ async def db_schema(pg_dsn: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database(pg_dsn: str, db_schema: str) -> AsyncIterator["Database"]:
+async def database(pg_dsn: str, db_schema: str, request: pytest.FixtureRequest) -> AsyncIterator["Database"]:
     """A migrated Database (pool, state store, journal) on the test's own schema."""
     from loreweave.db import Database
 
     opened = await Database.open(pg_dsn, schema=db_schema, max_size=4)
     yield opened
+    # Named after ``start_node``, this fixture is torn down first: the test's nodes stop before
+    # the pool closes (a persistent actor keeps a connection while its frames keep coming).
+    await stop_nodes(request.node.stash.get(RUNNING_NODES, []))
     await opened.close()

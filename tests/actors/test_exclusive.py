@@ -231,13 +231,22 @@ async def test_a_joining_node_moves_its_share_and_little_more(nats_server_url, b
         await eventually(lambda: ours <= first.worlds.owned_worlds(), timeout=10, message="one node runs all 30")
         await settled(lambda: _owned_counts(nodes))
         before = counter_value("lw.placement.acquired")
+        lapsed_before = _lapsed_leases()
         nodes.append(await placed_node(nats_server_url, database, world, World()))
         counts = await settled(lambda: _owned_counts(nodes), quiet_s=3.0)
         assert counts == [PARTITIONS // 2, PARTITIONS // 2], counts
         taken = counter_value("lw.placement.acquired") - before
-        assert taken <= PARTITIONS // 2 + 4, f"{taken:g} acquisitions for a share of {PARTITIONS // 2}"
+        # A lease whose renewal came too late on a loaded box is taken again: that is not the join's doing.
+        lapsed = _lapsed_leases() - lapsed_before
+        assert taken - lapsed <= PARTITIONS // 2 + 4, (
+            f"{taken:g} acquisitions ({lapsed:g} after a lease lapsed) for a share of {PARTITIONS // 2}")
     finally:
         await stop_all(nodes)
+
+
+def _lapsed_leases() -> float:
+    """Leases lost because no renewal came in time (not because another node wrote them)."""
+    return counter_value("lw.placement.lost", reason="expired") + counter_value("lw.placement.lost", reason="deadline")
 
 
 async def _owned_counts(nodes: list[ActorNode]) -> list[int] | None:

@@ -221,6 +221,8 @@ class Exclusivity:
         #: Active actor -> the token it runs under.
         self.tokens: dict[str, int] = {}
         self._halts: dict[str, asyncio.Event] = {}
+        #: Set by :meth:`halt_all`: the node is stopping, so no actor starts here any more.
+        self._stopping = False
         self._activations: set[asyncio.Task[None]] = set()
         self._saver: asyncio.Task[None] | None = None
         self._saved: dict[str, tuple[int, bytes]] = {}
@@ -241,6 +243,8 @@ class Exclusivity:
             self._saver = asyncio.create_task(self._save_periodically(), name="exclusive-snapshots")
 
     def _acquired(self, name: str, token: int) -> None:
+        if self._stopping:  # won while stopping (another node let it go): stop() gives it back
+            return
         task = asyncio.create_task(self._activate(name, token), name=f"activate-{name}")
         self._activations.add(task)
         task.add_done_callback(self._activations.discard)
@@ -264,8 +268,8 @@ class Exclusivity:
             logger.exception("%s: activation under token %d failed; giving the lease back", name, token)
             await self.leases.release(name)
             return
-        if self.leases.token(name) != token:
-            return  # lost while loading
+        if self.leases.token(name) != token or self._stopping:
+            return  # lost while loading, or the node began to stop: nothing may start after halt_all
         try:
             await actor.on_activate()
         except Exception:
@@ -309,7 +313,8 @@ class Exclusivity:
                 logger.warning("%s: saving its state failed (next round tries again)", name, exc_info=True)
 
     def halt_all(self) -> None:
-        """Stop the persistent consumers (the node is stopping)."""
+        """Stop the persistent consumers (the node is stopping); a lease won from now on starts nothing."""
+        self._stopping = True
         for halt in self._halts.values():
             halt.set()
 

@@ -65,11 +65,6 @@ class PayloadSchema(Protocol):
         """Return the typed payload, or raise :class:`FrameError` naming the field."""
 
 
-def _wire_payload(payload: Any) -> Any:
-    to_wire = getattr(payload, "to_wire", None)
-    return to_wire() if to_wire is not None else payload
-
-
 def encode_frame(frame: Frame, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> bytes:
     """Encode a frame as one MessagePack map.
 
